@@ -43,9 +43,18 @@ import java.util.stream.Collectors;
  *   <li>{@link #encode} keeps the first 75 tokens, frames them with BOS 49406 and EOS 49407 and pads to 77.</li>
  * </ol>
  *
- * <p>Instances are immutable and thread-safe; BPE results are cached per word. Where the Unicode
- * character database of the JDK and of Python differ (characters assigned in only one of them), the
- * results can differ for those characters.
+ * <p>Unicode in practice: accented letters stay inside their word and are not stripped ("café" is one
+ * token); each CJK ideograph is a word of its own, while kana and hangul runs stay whole; emoji are
+ * "other" characters, so a run such as "🔥🔥" or "🔥!" is one BPE word, and the zero-width joiner inside
+ * emoji sequences (a format character) is dropped like every Cf character, as HF does.
+ *
+ * <p>Not reproduced, because no CLIP tokenizer uses them or they are too rare to matter: the
+ * {@code lstrip}/{@code rstrip}/{@code single_word} flags of added tokens (false in every CLIP config);
+ * Python's case-insensitive matching of the letter and "other" classes (which could only move U+0345,
+ * a combining mark whose case fold is a letter); characters assigned in only one of the JDK's and
+ * Python's Unicode versions (HF drops code points unassigned in its own).
+ *
+ * <p>Instances are immutable and thread-safe; BPE results are cached per word.
  */
 public final class ClipTokenizer {
     /** Sequence length of every CLIP text encoder: BOS, at most 75 tokens, EOS, padding. */
