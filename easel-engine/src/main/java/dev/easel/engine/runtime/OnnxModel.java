@@ -53,6 +53,9 @@ public final class OnnxModel implements AutoCloseable {
             so.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.ALL_OPT);
             so.addConfigEntry("session.disable_prepacking", options.prepackWeights() ? "0" : "1");
             if (options.cuda()) so.addCUDA(0);
+            if (options.profileFolder() != null) {
+                so.enableProfiling(options.profileFolder().resolve(graph.build().getGraph().getName()).toString());
+            }
             for (Map.Entry<String, long[]> w : graph.weights().entrySet()) {
                 ByteBuffer data = weights.float32(w.getKey(), arena);
                 long expected = FloatTensor.elementCount(w.getValue()) * Float.BYTES;
@@ -106,6 +109,15 @@ public final class OnnxModel implements AutoCloseable {
     /** Runs a graph with one output and returns it. */
     public FloatTensor runSingle(Map<String, ?> inputs) {
         return run(inputs).values().iterator().next();
+    }
+
+    /** Ends profiling (sessions created with a profile folder) and returns the profile's JSON file. */
+    public java.nio.file.Path endProfiling() {
+        try {
+            return java.nio.file.Path.of(session.endProfiling());
+        } catch (OrtException e) {
+            throw new IllegalStateException("ONNX Runtime profiling failed: " + e.getMessage(), e);
+        }
     }
 
     public long weightBytes() {
