@@ -52,15 +52,15 @@ public final class StableDiffusion15 {
             WeightSource unet = file.unet();
             WeightSource vae = file.vae();
             ClipTokenizer tokenizer = ClipTokenizer.bundled();
-            ClipTextEncoder clip = add(built, new ClipTextEncoder(tokenizer, tokenizer.eosId(),
+            ClipTextEncoder clip = Cleanup.track(built, new ClipTextEncoder(tokenizer, tokenizer.eosId(),
                     ClipTextConfig.infer(text.names(), n -> text.info(n).shape(), true), text, "text_encoder", options));
-            UNetDenoiser denoiser = add(built, new UNetDenoiser(UNetConfig.infer(unet.names(), n -> unet.info(n).shape()), unet, options));
-            VaeCodec codec = add(built, new VaeCodec(VaeConfig.infer(vae.names(), n -> vae.info(n).shape(), VAE_SCALING, 0f), vae, options));
+            UNetDenoiser denoiser = Cleanup.track(built, new UNetDenoiser(UNetConfig.infer(unet.names(), n -> unet.info(n).shape()), unet, options));
+            VaeCodec codec = Cleanup.track(built, new VaeCodec(VaeConfig.infer(vae.names(), n -> vae.info(n).shape(), VAE_SCALING, 0f), vae, options));
             // The file stays open: the VAE encoder is built from it on the first image-to-image request.
             return new DiffusionPipeline(FAMILY, new ClipConditioner(clip), denoiser, codec,
                     samplers(SchedulerSettings.sd15(), SamplerKind.EULER), DEFAULTS, SIZE_MULTIPLE, List.of(file));
         } catch (RuntimeException e) {
-            closeAll(built, e);
+            Cleanup.closeAll(built, e);
             file.close();
             throw e;
         }
@@ -74,19 +74,19 @@ public final class StableDiffusion15 {
                     ? ClipTokenizer.fromDiffusersFolder(folder.dir().resolve("tokenizer")) : ClipTokenizer.bundled();
             ClipTextEncoder clip;
             try (WeightSource text = folder.weights("text_encoder")) {
-                clip = add(built, new ClipTextEncoder(tokenizer, tokenizer.padId(),
+                clip = Cleanup.track(built, new ClipTextEncoder(tokenizer, tokenizer.padId(),
                         ClipTextConfig.fromHuggingFace(folder.config("text_encoder"), false), text, "text_encoder", options));
             }
             UNetDenoiser denoiser;
             try (WeightSource unet = folder.weights("unet")) {
-                denoiser = add(built, new UNetDenoiser(UNetConfig.fromDiffusers(folder.config("unet")), unet, options));
+                denoiser = Cleanup.track(built, new UNetDenoiser(UNetConfig.fromDiffusers(folder.config("unet")), unet, options));
             }
-            WeightSource vae = add(built, folder.weights("vae"));
-            VaeCodec codec = add(built, new VaeCodec(VaeConfig.fromDiffusers(folder.config("vae")), vae, options));
+            WeightSource vae = Cleanup.track(built, folder.weights("vae"));
+            VaeCodec codec = Cleanup.track(built, new VaeCodec(VaeConfig.fromDiffusers(folder.config("vae")), vae, options));
             return new DiffusionPipeline(FAMILY, new ClipConditioner(clip), denoiser, codec,
                     samplers(folder), DEFAULTS, SIZE_MULTIPLE, List.of(vae));
         } catch (RuntimeException e) {
-            closeAll(built, e);
+            Cleanup.closeAll(built, e);
             throw e;
         }
     }
@@ -117,20 +117,5 @@ public final class StableDiffusion15 {
      */
     private static Function<SamplerKind, SchedulerSettings> samplers(SchedulerSettings configured, SamplerKind configuredKind) {
         return kind -> kind == configuredKind ? configured : configured.withSpacing(null);
-    }
-
-    private static <T extends AutoCloseable> T add(List<AutoCloseable> built, T item) {
-        built.add(item);
-        return item;
-    }
-
-    private static void closeAll(List<AutoCloseable> built, RuntimeException failure) {
-        for (AutoCloseable c : built.reversed()) {
-            try {
-                c.close();
-            } catch (Exception suppressed) {
-                failure.addSuppressed(suppressed);
-            }
-        }
     }
 }
