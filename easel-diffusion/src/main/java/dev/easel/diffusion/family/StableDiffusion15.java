@@ -51,18 +51,19 @@ public final class StableDiffusion15 {
             WeightSource text = file.textEncoder();
             WeightSource unet = file.unet();
             WeightSource vae = file.vae();
+            // Largest first: converting weights briefly holds a second copy, best done while little else is loaded.
+            UNetDenoiser denoiser = add(built, new UNetDenoiser(UNetConfig.infer(unet.names(), n -> unet.info(n).shape()), unet, options));
+            VaeCodec codec = add(built, new VaeCodec(VaeConfig.infer(vae.names(), n -> vae.info(n).shape(), VAE_SCALING, 0f), vae, options));
             ClipTokenizer tokenizer = ClipTokenizer.bundled();
             ClipTextEncoder clip = add(built, new ClipTextEncoder(tokenizer, tokenizer.eosId(),
                     ClipTextConfig.infer(text.names(), n -> text.info(n).shape(), true), text, "text_encoder", options));
-            UNetDenoiser denoiser = add(built, new UNetDenoiser(UNetConfig.infer(unet.names(), n -> unet.info(n).shape()), unet, options));
-            VaeCodec codec = add(built, new VaeCodec(VaeConfig.infer(vae.names(), n -> vae.info(n).shape(), VAE_SCALING, 0f), vae, options));
-            // The file stays open: the VAE encoder is built from it on the first image-to-image request.
             return new DiffusionPipeline(FAMILY, new ClipConditioner(clip), denoiser, codec,
-                    samplers(SchedulerSettings.sd15(), SamplerKind.EULER), DEFAULTS, SIZE_MULTIPLE, List.of(file));
+                    samplers(SchedulerSettings.sd15(), SamplerKind.EULER), DEFAULTS, SIZE_MULTIPLE);
         } catch (RuntimeException e) {
             closeAll(built, e);
-            file.close();
             throw e;
+        } finally {
+            file.close();
         }
     }
 
@@ -70,6 +71,15 @@ public final class StableDiffusion15 {
         DiffusersFolder folder = DiffusersFolder.open(checkpoint.path());
         List<AutoCloseable> built = new ArrayList<>();
         try {
+            // Largest first: converting weights briefly holds a second copy, best done while little else is loaded.
+            UNetDenoiser denoiser;
+            try (WeightSource unet = folder.weights("unet")) {
+                denoiser = add(built, new UNetDenoiser(UNetConfig.fromDiffusers(folder.config("unet")), unet, options));
+            }
+            VaeCodec codec;
+            try (WeightSource vae = folder.weights("vae")) {
+                codec = add(built, new VaeCodec(VaeConfig.fromDiffusers(folder.config("vae")), vae, options));
+            }
             ClipTokenizer tokenizer = Files.isDirectory(folder.dir().resolve("tokenizer"))
                     ? ClipTokenizer.fromDiffusersFolder(folder.dir().resolve("tokenizer")) : ClipTokenizer.bundled();
             ClipTextEncoder clip;
@@ -77,14 +87,8 @@ public final class StableDiffusion15 {
                 clip = add(built, new ClipTextEncoder(tokenizer, tokenizer.padId(),
                         ClipTextConfig.fromHuggingFace(folder.config("text_encoder"), false), text, "text_encoder", options));
             }
-            UNetDenoiser denoiser;
-            try (WeightSource unet = folder.weights("unet")) {
-                denoiser = add(built, new UNetDenoiser(UNetConfig.fromDiffusers(folder.config("unet")), unet, options));
-            }
-            WeightSource vae = add(built, folder.weights("vae"));
-            VaeCodec codec = add(built, new VaeCodec(VaeConfig.fromDiffusers(folder.config("vae")), vae, options));
             return new DiffusionPipeline(FAMILY, new ClipConditioner(clip), denoiser, codec,
-                    samplers(folder), DEFAULTS, SIZE_MULTIPLE, List.of(vae));
+                    samplers(folder), DEFAULTS, SIZE_MULTIPLE);
         } catch (RuntimeException e) {
             closeAll(built, e);
             throw e;

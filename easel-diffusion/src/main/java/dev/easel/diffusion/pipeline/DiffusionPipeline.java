@@ -35,15 +35,12 @@ public final class DiffusionPipeline implements ImagePipeline {
     private final Function<SamplerKind, SchedulerSettings> schedulerSettings;
     private final ModelDefaults defaults;
     private final int sizeMultiple;
-    private final List<AutoCloseable> resources;
 
     /**
      * @param schedulerSettings the family's training schedule as each sampler runs it
-     * @param resources what the components still read from (checkpoint files), closed with the pipeline
      */
     public DiffusionPipeline(String family, PromptConditioner conditioner, Denoiser denoiser, VaeCodec vae,
-                             Function<SamplerKind, SchedulerSettings> schedulerSettings, ModelDefaults defaults, int sizeMultiple,
-                             List<AutoCloseable> resources) {
+                             Function<SamplerKind, SchedulerSettings> schedulerSettings, ModelDefaults defaults, int sizeMultiple) {
         this.family = family;
         this.conditioner = conditioner;
         this.denoiser = denoiser;
@@ -51,7 +48,6 @@ public final class DiffusionPipeline implements ImagePipeline {
         this.schedulerSettings = schedulerSettings;
         this.defaults = defaults;
         this.sizeMultiple = sizeMultiple;
-        this.resources = List.copyOf(resources);
     }
 
     @Override
@@ -228,12 +224,5 @@ public final class DiffusionPipeline implements ImagePipeline {
         conditioner.close();
         denoiser.close();
         vae.close();
-        for (AutoCloseable r : resources) {
-            try {
-                r.close();
-            } catch (Exception e) {
-                throw new IllegalStateException("closing " + r + " failed", e);
-            }
-        }
     }
 }

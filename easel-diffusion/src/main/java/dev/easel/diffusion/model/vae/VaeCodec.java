@@ -9,22 +9,23 @@ import dev.easel.engine.weights.WeightSource;
 import java.util.Map;
 
 /**
- * The VAE as the pipelines use it. The encoder session is created on first use: text-to-image never
- * needs it, so it costs no memory there.
+ * The VAE as the pipelines use it. Both halves are loaded up front (the encoder is small), so the
+ * checkpoint need not stay open after loading.
  */
 public final class VaeCodec implements AutoCloseable {
     private final VaeConfig config;
-    private final WeightSource weights;
-    private final RuntimeOptions options;
     private final OnnxModel decoder;
-    private OnnxModel encoder;
+    private final OnnxModel encoder;
 
     public VaeCodec(VaeConfig config, WeightSource weights, RuntimeOptions options) {
         this.config = config;
-        this.weights = weights;
-        this.options = options;
-        ComponentLoader.validate("vae", AutoencoderKL.encoder(config).weights(), weights);
         this.decoder = ComponentLoader.load("vae", AutoencoderKL.decoder(config), weights, options);
+        try {
+            this.encoder = ComponentLoader.load("vae", AutoencoderKL.encoder(config), weights, options);
+        } catch (RuntimeException e) {
+            decoder.close();
+            throw e;
+        }
     }
 
     public VaeConfig config() {
@@ -32,8 +33,7 @@ public final class VaeCodec implements AutoCloseable {
     }
 
     /** Encoder outputs for an image batch in [-1, 1]: {@code encoder_out} and {@code moments}. */
-    public synchronized Map<String, FloatTensor> encode(FloatTensor image) {
-        if (encoder == null) encoder = ComponentLoader.load("vae", AutoencoderKL.encoder(config), weights, options);
+    public Map<String, FloatTensor> encode(FloatTensor image) {
         return encoder.run(Map.of("image", image));
     }
 
@@ -72,12 +72,12 @@ public final class VaeCodec implements AutoCloseable {
     }
 
     public long weightBytes() {
-        return decoder.weightBytes() + (encoder == null ? 0 : encoder.weightBytes());
+        return decoder.weightBytes() + encoder.weightBytes();
     }
 
     @Override
-    public synchronized void close() {
+    public void close() {
         decoder.close();
-        if (encoder != null) encoder.close();
+        encoder.close();
     }
 }
