@@ -1,11 +1,13 @@
 package dev.easel.diffusion.model.vae;
 
 import dev.easel.diffusion.model.ComponentLoader;
+import dev.easel.engine.graph.GraphBuilder;
 import dev.easel.engine.runtime.OnnxModel;
 import dev.easel.engine.runtime.RuntimeOptions;
 import dev.easel.engine.tensor.FloatTensor;
 import dev.easel.engine.weights.WeightSource;
 
+import java.util.HashMap;
 import java.util.Map;
 
 /**
@@ -23,8 +25,12 @@ public final class VaeCodec implements AutoCloseable {
         this.config = config;
         this.weights = weights;
         this.options = options;
-        ComponentLoader.validate("vae", AutoencoderKL.encoder(config).weights(), weights);
-        this.decoder = ComponentLoader.load("vae", AutoencoderKL.decoder(config), weights, options);
+        // Both halves are checked now, in one go, although the encoder is built on first use only.
+        GraphBuilder decoderGraph = AutoencoderKL.decoder(config);
+        Map<String, long[]> parameters = new HashMap<>(AutoencoderKL.encoder(config).weights());
+        parameters.putAll(decoderGraph.weights());
+        ComponentLoader.validate("vae", parameters, weights);
+        this.decoder = ComponentLoader.load("vae", decoderGraph, weights, options);
     }
 
     public VaeConfig config() {
