@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import dev.easel.diffusion.convert.DetectedCheckpoint;
 import dev.easel.diffusion.convert.DiffusersFolder;
 import dev.easel.diffusion.convert.StableDiffusionSingleFile;
+import dev.easel.diffusion.model.ComponentLoader;
 import dev.easel.diffusion.model.clip.ClipTextConfig;
 import dev.easel.diffusion.model.clip.ClipTextEncoder;
 import dev.easel.diffusion.model.unet.UNetConfig;
@@ -51,12 +52,15 @@ public final class StableDiffusion15 {
             WeightSource text = file.textEncoder();
             WeightSource unet = file.unet();
             WeightSource vae = file.vae();
-            // Largest first: converting weights briefly holds a second copy, best done while little else is loaded.
-            UNetDenoiser denoiser = add(built, new UNetDenoiser(UNetConfig.infer(unet.names(), n -> unet.info(n).shape()), unet, options));
-            VaeCodec codec = add(built, new VaeCodec(VaeConfig.infer(vae.names(), n -> vae.info(n).shape(), VAE_SCALING, 0f), vae, options));
+            // Largest first: while a component loads, its weights are briefly held twice.
+            UNetDenoiser denoiser = add(built, new UNetDenoiser(ComponentLoader.inferConfig("unet", unet, UNetConfig::infer), unet, options));
+            VaeConfig vaeConfig = ComponentLoader.inferConfig("vae", vae,
+                    (names, shapes) -> VaeConfig.infer(names, shapes, VAE_SCALING, 0f));
+            VaeCodec codec = add(built, new VaeCodec(vaeConfig, vae, options));
             ClipTokenizer tokenizer = ClipTokenizer.bundled();
-            ClipTextEncoder clip = add(built, new ClipTextEncoder(tokenizer, tokenizer.eosId(),
-                    ClipTextConfig.infer(text.names(), n -> text.info(n).shape(), true), text, "text_encoder", options));
+            ClipTextConfig textConfig = ComponentLoader.inferConfig("text_encoder", text,
+                    (names, shapes) -> ClipTextConfig.infer(names, shapes, true));
+            ClipTextEncoder clip = add(built, new ClipTextEncoder(tokenizer, tokenizer.eosId(), textConfig, text, "text_encoder", options));
             return new DiffusionPipeline(FAMILY, new ClipConditioner(clip), denoiser, codec,
                     samplers(SchedulerSettings.sd15(), SamplerKind.EULER), DEFAULTS, SIZE_MULTIPLE);
         } catch (RuntimeException e) {
@@ -71,7 +75,7 @@ public final class StableDiffusion15 {
         DiffusersFolder folder = DiffusersFolder.open(checkpoint.path());
         List<AutoCloseable> built = new ArrayList<>();
         try {
-            // Largest first: converting weights briefly holds a second copy, best done while little else is loaded.
+            // Largest first: while a component loads, its weights are briefly held twice.
             UNetDenoiser denoiser;
             try (WeightSource unet = folder.weights("unet")) {
                 denoiser = add(built, new UNetDenoiser(UNetConfig.fromDiffusers(folder.config("unet")), unet, options));

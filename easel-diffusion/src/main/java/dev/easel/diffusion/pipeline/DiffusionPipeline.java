@@ -80,7 +80,13 @@ public final class DiffusionPipeline implements ImagePipeline {
                 conditioner.condition(r.prompt(), r.negativePrompt(), n, guidance, r.width(), r.height(), trace);
         float strength = r.initImage().isPresent() ? r.strength() : 1f;
         SamplerKind sampler = SamplerKind.parse(r.sampler());
-        Scheduler scheduler = Schedulers.create(sampler, schedulerSettings.apply(sampler), r.steps(), strength);
+        Scheduler scheduler;
+        try {
+            scheduler = Schedulers.create(sampler, schedulerSettings.apply(sampler), r.steps(), strength);
+        } catch (IllegalArgumentException e) {
+            // steps and strength are checked above: what is left is a sampler this model cannot run
+            throw new InvalidRequestException("sampler", e.getMessage());
+        }
         long[] latentShape = {n, vae.config().latentChannels(), r.height() / LATENT_SCALE, r.width() / LATENT_SCALE};
 
         FloatTensor latents;
@@ -202,10 +208,16 @@ public final class DiffusionPipeline implements ImagePipeline {
                         + " but the image is " + r.width() + "x" + r.height());
             }
         }
+        SamplerKind kind;
         try {
-            SamplerKind.parse(r.sampler());
+            kind = SamplerKind.parse(r.sampler());
         } catch (IllegalArgumentException e) {
             throw new InvalidRequestException("sampler", e.getMessage());
+        }
+        int trainSteps = schedulerSettings.apply(kind).trainSteps();
+        if (r.steps() > trainSteps) {
+            throw new InvalidRequestException("steps", "steps must be at most " + trainSteps
+                    + " (the model's training timesteps), got " + r.steps());
         }
     }
 

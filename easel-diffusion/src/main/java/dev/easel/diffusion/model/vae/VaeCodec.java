@@ -1,11 +1,13 @@
 package dev.easel.diffusion.model.vae;
 
 import dev.easel.diffusion.model.ComponentLoader;
+import dev.easel.engine.graph.GraphBuilder;
 import dev.easel.engine.runtime.OnnxModel;
 import dev.easel.engine.runtime.RuntimeOptions;
 import dev.easel.engine.tensor.FloatTensor;
 import dev.easel.engine.weights.WeightSource;
 
+import java.util.HashMap;
 import java.util.Map;
 
 /**
@@ -19,9 +21,15 @@ public final class VaeCodec implements AutoCloseable {
 
     public VaeCodec(VaeConfig config, WeightSource weights, RuntimeOptions options) {
         this.config = config;
-        this.decoder = ComponentLoader.load("vae", AutoencoderKL.decoder(config), weights, options);
+        // Both halves are checked together first, so one message lists every problem in the VAE.
+        GraphBuilder decoderGraph = AutoencoderKL.decoder(config);
+        GraphBuilder encoderGraph = AutoencoderKL.encoder(config);
+        Map<String, long[]> parameters = new HashMap<>(encoderGraph.weights());
+        parameters.putAll(decoderGraph.weights());
+        ComponentLoader.validate("vae", parameters, weights);
+        this.decoder = ComponentLoader.load("vae", decoderGraph, weights, options);
         try {
-            this.encoder = ComponentLoader.load("vae", AutoencoderKL.encoder(config), weights, options);
+            this.encoder = ComponentLoader.load("vae", encoderGraph, weights, options);
         } catch (RuntimeException e) {
             decoder.close();
             throw e;
