@@ -66,7 +66,6 @@ public final class OnnxModel implements AutoCloseable {
             so.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.ALL_OPT);
             so.addConfigEntry("session.disable_prepacking", options.prepackWeights() ? "0" : "1");
             so.addConfigEntry("session.model_external_initializers_file_folder_path", folder.toString());
-            if (options.cuda()) so.addCUDA(0);
             if (options.profileFolder() != null) {
                 so.enableProfiling(options.profileFolder().resolve(model.getGraph().getName()).toString());
             }
