@@ -61,6 +61,7 @@ public final class EaselServer implements AutoCloseable {
     private final ServerMetrics metrics;
     private final ScheduledExecutorService housekeeping;
     private final Javalin app;
+    private final ClientWatch clientWatch;
     private final Optional<String> initialAdminSecret;
     private final AtomicInteger inFlight = new AtomicInteger();
     private final Instant startedAt;
@@ -95,7 +96,8 @@ public final class EaselServer implements AutoCloseable {
         Authenticator auth = new Authenticator(keys);
         ObjectMapper json = new ObjectMapper();
 
-        ImageService images = new ImageService(config, catalog, limiter, scheduler, files, metrics, json, clock);
+        this.clientWatch = new ClientWatch();
+        ImageService images = new ImageService(config, catalog, limiter, scheduler, files, metrics, json, clock, clientWatch);
         RequestReader reader = new RequestReader(json, config.limits().maxBodyBytes(), config.limits().maxInputImages(), tempDir);
         ImageDecoder decoder = new ImageDecoder(config.limits().maxInputSide(), config.limits().maxInputPixels());
         ImagesGenerationsRoute generations = new ImagesGenerationsRoute(images, reader);
@@ -177,12 +179,12 @@ public final class EaselServer implements AutoCloseable {
             }
             c.routes.exception(Exception.class, (e, ctx) -> Errors.respond(ctx, json, e));
             c.routes.error(404, ctx -> {
-                if (ctx.resultInputStream() == null) {
+                if (ctx.attribute(Errors.WRITTEN) == null) {
                     Errors.respond(ctx, json, ApiException.notFound(null, "not_found", "Unknown endpoint " + ctx.method() + " " + ctx.path() + "."));
                 }
             });
             c.routes.error(405, ctx -> {
-                if (ctx.resultInputStream() == null) {
+                if (ctx.attribute(Errors.WRITTEN) == null) {
                     Errors.respond(ctx, json, new ApiException(405, "invalid_request_error", "method_not_allowed", null,
                             "Method " + ctx.method() + " is not allowed on " + ctx.path() + ".", null, false));
                 }
@@ -261,6 +263,7 @@ public final class EaselServer implements AutoCloseable {
         clean &= inFlight.get() == 0;
         scheduler.close();
         app.stop();
+        clientWatch.close();
         housekeeping.shutdownNow();
         metrics.close();
         db.close();

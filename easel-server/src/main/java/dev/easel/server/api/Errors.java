@@ -19,6 +19,9 @@ import java.util.concurrent.ExecutionException;
 public final class Errors {
     private static final Logger log = LoggerFactory.getLogger(Errors.class);
 
+    /** Request attribute set once an OpenAI error body has been written. */
+    static final String WRITTEN = "easel.errorWritten";
+
     private Errors() {
     }
 
@@ -40,10 +43,8 @@ public final class Errors {
             case JobFailure.Cancelled e -> e.getMessage() != null && e.getMessage().contains("shutting down")
                     ? ApiException.unavailable("shutting_down", e.getMessage(), 30)
                     : new ApiException(499, "invalid_request_error", "cancelled", null, "the request was cancelled", null, false);
-            case JobFailure.Internal e -> {
-                log.error("generation failed", e.getCause());
-                yield ApiException.internal("The image could not be generated because of an error in the server.");
-            }
+            case JobFailure.Internal e -> // logged in full by the device worker
+                    ApiException.internal("The image could not be generated because of an error in the server.");
             case ModelLoadException e -> ApiException.unprocessable("model", "model_not_available", e.getMessage());
             case HttpResponseException e -> fromJavalin(e);
             default -> {
@@ -83,6 +84,7 @@ public final class Errors {
     /** Writes the error response (status, headers, body). */
     public static void respond(Context ctx, ObjectMapper json, Throwable t) {
         ApiException e = toApi(t);
+        ctx.attribute(WRITTEN, true);
         ctx.status(e.status());
         if (e.retryAfterSeconds() != null) ctx.header("Retry-After", String.valueOf(e.retryAfterSeconds()));
         if (e.shouldRetry() != null) ctx.header("x-should-retry", String.valueOf(e.shouldRetry()));

@@ -55,9 +55,10 @@ final class ImageService {
     private final ServerMetrics metrics;
     private final ObjectMapper json;
     private final Clock clock;
+    private final ClientWatch clients;
 
     ImageService(ServerConfig config, ModelCatalog catalog, TierLimiter limiter, JobScheduler scheduler,
-                 ImageFileStore files, ServerMetrics metrics, ObjectMapper json, Clock clock) {
+                 ImageFileStore files, ServerMetrics metrics, ObjectMapper json, Clock clock, ClientWatch clients) {
         this.config = config;
         this.catalog = catalog;
         this.limiter = limiter;
@@ -66,6 +67,7 @@ final class ImageService {
         this.metrics = metrics;
         this.json = json;
         this.clock = clock;
+        this.clients = clients;
     }
 
     ServerConfig config() {
@@ -176,12 +178,17 @@ final class ImageService {
             metrics.rejected(Errors.toApi(e).code());
             throw e;
         }
-        ClientWatch.onDisconnect(ctx, () -> job.cancel("the client disconnected"));
-        if (p.stream()) {
-            job.result().whenComplete((r, e) -> events.add(r != null ? r : e));
-            stream(ctx, job, p, spec, edit, events);
-        } else {
-            respond(ctx, job, await(job), p, spec);
+        try (AutoCloseable watch = clients.watch(ctx, () -> job.cancel("the client disconnected"))) {
+            if (p.stream()) {
+                job.result().whenComplete((r, e) -> events.add(r != null ? r : e));
+                stream(ctx, job, p, spec, edit, events);
+            } else {
+                respond(ctx, job, await(job), p, spec);
+            }
+        } catch (RuntimeException e) {
+            throw e;
+        } catch (Exception e) {
+            throw new IllegalStateException(e);
         }
     }
 
