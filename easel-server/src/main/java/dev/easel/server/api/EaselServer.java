@@ -6,7 +6,6 @@ import dev.easel.server.auth.ApiKey;
 import dev.easel.server.auth.Authenticator;
 import dev.easel.server.auth.Tier;
 import dev.easel.server.auth.TierLimiter;
-import dev.easel.server.catalog.CheckpointProbe;
 import dev.easel.server.catalog.ModelCache;
 import dev.easel.server.catalog.ModelCatalog;
 import dev.easel.server.catalog.PipelineLoader;
@@ -84,7 +83,7 @@ public final class EaselServer implements AutoCloseable {
                 ? Optional.of(keys.create("admin", Tier.PREMIUM, true).secret())
                 : Optional.empty();
         ImageFileStore files = new ImageFileStore(config.dataDir(), Duration.ofSeconds(config.images().urlTtlSeconds()), clock);
-        ModelCatalog catalog = new ModelCatalog(config, new CheckpointProbe(), clock);
+        ModelCatalog catalog = new ModelCatalog(config, clock);
         this.metrics = new ServerMetrics();
         DeviceWorker device = new DeviceWorker("default", config.queue().capacity(),
                 new ModelCache(loader, memoryBudgetBytes(config)), catalog::recordLoadFailure,

@@ -1,5 +1,8 @@
 package dev.easel.server.catalog;
 
+import dev.easel.diffusion.convert.CheckpointInspector;
+import dev.easel.diffusion.convert.Family;
+import dev.easel.diffusion.convert.UnsupportedCheckpointException;
 import dev.easel.server.auth.Tier;
 import dev.easel.server.config.ServerConfig;
 import org.slf4j.Logger;
@@ -32,10 +35,10 @@ import java.util.Set;
 public final class ModelCatalog {
     private static final Logger log = LoggerFactory.getLogger(ModelCatalog.class);
     private static final Duration RESCAN = Duration.ofSeconds(5);
-    private static final Set<String> PICKLE = Set.of(".ckpt", ".pt", ".pth", ".bin", ".pkl");
+    /** Files looked at as checkpoints: what easel-diffusion loads, and what it names as unsupported. */
+    private static final Set<String> CHECKPOINT_SUFFIXES = Set.of(".safetensors", ".ckpt", ".pt", ".pth", ".bin", ".gguf");
 
     private final ServerConfig config;
-    private final CheckpointProbe probe;
     private final Clock clock;
     private final Map<String, LoadFailure> loadFailures = new HashMap<>();
     private final Map<Path, ProbeCache> probes = new HashMap<>();
@@ -45,12 +48,11 @@ public final class ModelCatalog {
     private record LoadFailure(Path weights, long stamp, String reason) {
     }
 
-    private record ProbeCache(long stamp, CheckpointProbe.Result result) {
+    private record ProbeCache(long stamp, Inspection inspection) {
     }
 
-    public ModelCatalog(ServerConfig config, CheckpointProbe probe, Clock clock) {
+    public ModelCatalog(ServerConfig config, Clock clock) {
         this.config = config;
-        this.probe = probe;
         this.clock = clock;
         refresh(true);
     }
@@ -131,8 +133,8 @@ public final class ModelCatalog {
     }
 
     private ModelEntry catalogued(String id, ServerConfig.ModelConfig cfg, Optional<Path> weights) {
-        Optional<Family> family = Family.of(cfg.family());
-        Family traits = family.orElse(Family.SD15);
+        Optional<FamilyTraits> family = FamilyTraits.of(cfg.family());
+        FamilyTraits traits = family.orElse(FamilyTraits.SD15);
         int[] size = parseSize(cfg.size()).orElse(new int[]{traits.defaultSide(), traits.defaultSide()});
         Optional<String> unavailable = Optional.empty();
         if (family.isEmpty()) {
@@ -152,42 +154,50 @@ public final class ModelCatalog {
 
     private Optional<ModelEntry> detected(String name, Path path) {
         String lower = name.toLowerCase(Locale.ROOT);
-        Tier tier = Tier.parse(config.detectedModelTier()).orElse(Tier.FREE);
         boolean folder = Files.isDirectory(path);
         if (folder && !Files.isRegularFile(path.resolve("model_index.json"))) return Optional.empty();
-        if (!folder) {
-            String ext = lower.contains(".") ? lower.substring(lower.lastIndexOf('.')) : "";
-            if (PICKLE.contains(ext)) {
-                return Optional.of(unsupported(name, path, tier,
-                        "pickle checkpoints (" + ext + ") are not loaded because they can run code; convert it to .safetensors"));
-            }
-            if (ext.equals(".gguf")) {
-                return Optional.of(unsupported(name, path, tier, "GGUF checkpoints are not supported yet"));
-            }
-            if (!ext.equals(".safetensors")) return Optional.empty();
+        if (!folder && CHECKPOINT_SUFFIXES.stream().noneMatch(lower::endsWith)) return Optional.empty();
+        Tier tier = Tier.parse(config.detectedModelTier()).orElse(Tier.FREE);
+        Inspection inspection = inspected(path);
+        if (inspection.family().isEmpty()) {
+            FamilyTraits f = FamilyTraits.SD15;
+            return Optional.of(new ModelEntry(name, "unknown", tier, "unsupported checkpoint " + name,
+                    f.defaultSide(), f.defaultSide(), f.minSide(), f.maxSide(), f.sizeMultiple(), f.maxEditImages(),
+                    null, null, null, Optional.of(path), false, Optional.of(inspection.reason())));
         }
-        CheckpointProbe.Result result = probed(path);
-        if (result.family().isEmpty()) return Optional.of(unsupported(name, path, tier, result.detail()));
-        Family f = Family.of(result.family().get()).orElseThrow();
+        FamilyTraits f = FamilyTraits.of(inspection.family().get());
         return Optional.of(new ModelEntry(name, f.id(), tier, f.displayName() + " checkpoint " + name,
                 f.defaultSide(), f.defaultSide(), f.minSide(), f.maxSide(), f.sizeMultiple(), f.maxEditImages(),
                 null, null, null, Optional.of(path), false, Optional.empty()));
     }
 
-    private ModelEntry unsupported(String name, Path path, Tier tier, String reason) {
-        Family f = Family.SD15;
-        return new ModelEntry(name, "unknown", tier, "unsupported checkpoint " + name,
-                f.defaultSide(), f.defaultSide(), f.minSide(), f.maxSide(), f.sizeMultiple(), f.maxEditImages(),
-                null, null, null, Optional.of(path), false, Optional.of(reason));
+    /** The family found by easel-diffusion's inspector (headers only), or why there is none. */
+    private record Inspection(Optional<Family> family, String reason) {
     }
 
-    private CheckpointProbe.Result probed(Path path) {
+    private Inspection inspected(Path path) {
         long stamp = stamp(path);
         ProbeCache cached = probes.get(path);
-        if (cached != null && cached.stamp() == stamp) return cached.result();
-        CheckpointProbe.Result result = probe.probe(path);
+        if (cached != null && cached.stamp() == stamp) return cached.inspection();
+        Inspection result;
+        try {
+            result = new Inspection(Optional.of(CheckpointInspector.inspect(path).family()), "");
+        } catch (UnsupportedCheckpointException e) {
+            result = new Inspection(Optional.empty(), withoutPath(e.getMessage(), path).replaceFirst("^unsupported checkpoint: ", ""));
+        } catch (RuntimeException e) {
+            result = new Inspection(Optional.empty(), "cannot be read: " + withoutPath(String.valueOf(e.getMessage()), path));
+        }
         probes.put(path, new ProbeCache(stamp, result));
         return result;
+    }
+
+    /** A message without the server's directories: "/srv/models/x.safetensors: bad" -> "bad". */
+    static String withoutPath(String message, Path path) {
+        String m = message;
+        for (String prefix : new String[]{path.toAbsolutePath() + ": ", path + ": "}) {
+            if (m.startsWith(prefix)) m = m.substring(prefix.length());
+        }
+        return m.replace(path.toAbsolutePath().toString(), path.getFileName().toString());
     }
 
     private static long stamp(Path p) {

@@ -3,18 +3,23 @@ package dev.easel.server.cli;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
-/** {@code easel}: the command line. */
+/** The {@code easel} command. */
 @Command(name = "easel", mixinStandardHelpOptions = true, version = "easel 0.1.0",
-        description = "Self-hosted OpenAI-compatible image generation.",
-        subcommands = {ServeCommand.class, KeysCommand.class})
-public final class EaselCli implements Runnable {
+        description = "Self-hosted, OpenAI-compatible image generation.",
+        subcommands = {ServeCommand.class, KeysCommand.class, GenerateCommand.class, BenchCommand.class})
+public final class EaselCli {
 
     public static void main(String[] args) {
-        System.exit(new CommandLine(new EaselCli()).execute(args));
+        System.exit(commandLine().execute(args));
     }
 
-    @Override
-    public void run() {
-        new CommandLine(this).usage(System.out);
+    /** The configured command line; errors print as one clear line, never a stack trace. */
+    public static CommandLine commandLine() {
+        CommandLine cli = new CommandLine(new EaselCli());
+        cli.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
+            commandLine.getErr().println("error: " + CliErrors.describe(e));
+            return 2;
+        });
+        return cli;
     }
 }

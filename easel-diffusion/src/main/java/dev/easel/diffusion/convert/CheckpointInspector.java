@@ -1,0 +1,47 @@
+package dev.easel.diffusion.convert;
+
+import dev.easel.engine.weights.SafetensorsFile;
+import dev.easel.engine.weights.WeightsException;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Locale;
+import java.util.Set;
+
+/**
+ * Tells what a checkpoint path holds, a single {@code .safetensors} file or a diffusers folder, before any
+ * model is built: the family, which components are there, and why. Only the header of a file is read.
+ */
+public final class CheckpointInspector {
+    /** Python pickles can run arbitrary code when loaded: never opened. */
+    private static final Set<String> PICKLE_SUFFIXES = Set.of(".ckpt", ".pt", ".pth", ".bin");
+
+    private CheckpointInspector() {
+    }
+
+    /**
+     * @throws UnsupportedCheckpointException for a readable checkpoint of a kind Easel does not run, naming what was found
+     * @throws WeightsException               for a missing, unreadable or malformed one
+     */
+    public static DetectedCheckpoint inspect(Path path) {
+        if (Files.isDirectory(path)) {
+            return DiffusersFolderDetector.detect(DiffusersFolder.open(path));
+        }
+        if (!Files.isRegularFile(path)) {
+            throw WeightsException.inFile(path, "does not exist");
+        }
+        String name = path.getFileName().toString().toLowerCase(Locale.ROOT);
+        for (String suffix : PICKLE_SUFFIXES) {
+            if (name.endsWith(suffix)) {
+                throw new UnsupportedCheckpointException(path, "a PyTorch pickle (" + suffix
+                        + "); Easel loads .safetensors only, since loading a pickle can run code");
+            }
+        }
+        if (name.endsWith(".gguf")) {
+            throw new UnsupportedCheckpointException(path, "a GGUF file; Easel loads .safetensors checkpoints");
+        }
+        try (SafetensorsFile file = SafetensorsFile.open(path)) {
+            return SingleFileDetector.detect(path, file.tensors());
+        }
+    }
+}

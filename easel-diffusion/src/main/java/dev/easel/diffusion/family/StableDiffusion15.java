@@ -1,0 +1,136 @@
+package dev.easel.diffusion.family;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.easel.diffusion.convert.DetectedCheckpoint;
+import dev.easel.diffusion.convert.DiffusersFolder;
+import dev.easel.diffusion.convert.StableDiffusionSingleFile;
+import dev.easel.diffusion.model.clip.ClipTextConfig;
+import dev.easel.diffusion.model.clip.ClipTextEncoder;
+import dev.easel.diffusion.model.unet.UNetConfig;
+import dev.easel.diffusion.model.unet.UNetDenoiser;
+import dev.easel.diffusion.model.vae.VaeCodec;
+import dev.easel.diffusion.model.vae.VaeConfig;
+import dev.easel.diffusion.pipeline.DiffusionPipeline;
+import dev.easel.diffusion.pipeline.ModelDefaults;
+import dev.easel.diffusion.scheduler.DiffusersSchedulerConfig;
+import dev.easel.diffusion.scheduler.SamplerKind;
+import dev.easel.diffusion.scheduler.SchedulerSettings;
+import dev.easel.diffusion.tokenizer.ClipTokenizer;
+import dev.easel.engine.runtime.RuntimeOptions;
+import dev.easel.engine.weights.WeightSource;
+
+import java.nio.file.Files;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.Function;
+
+/**
+ * Stable Diffusion 1.x: CLIP-L conditioning, the SD UNet (8 heads, conv projections), the KL VAE
+ * scaled by 0.18215, Euler with leading spacing by default. Loads single-file (LDM) checkpoints and
+ * diffusers folders onto the same canonical names.
+ */
+public final class StableDiffusion15 {
+    public static final String FAMILY = "sd15";
+    public static final float VAE_SCALING = 0.18215f;
+    public static final ModelDefaults DEFAULTS = new ModelDefaults(512, 512, 25, 7.5f, "euler");
+    /** Any multiple of 8 works: the UNet upsamples to its skip connections' sizes. */
+    public static final int SIZE_MULTIPLE = 8;
+
+    private StableDiffusion15() {
+    }
+
+    public static DiffusionPipeline load(DetectedCheckpoint checkpoint, RuntimeOptions options) {
+        return checkpoint.layout() == DetectedCheckpoint.Layout.SINGLE_FILE
+                ? fromSingleFile(checkpoint, options) : fromDiffusersFolder(checkpoint, options);
+    }
+
+    private static DiffusionPipeline fromSingleFile(DetectedCheckpoint checkpoint, RuntimeOptions options) {
+        StableDiffusionSingleFile file = StableDiffusionSingleFile.open(checkpoint.path());
+        List<AutoCloseable> built = new ArrayList<>();
+        try {
+            WeightSource text = file.textEncoder();
+            WeightSource unet = file.unet();
+            WeightSource vae = file.vae();
+            ClipTokenizer tokenizer = ClipTokenizer.bundled();
+            ClipTextEncoder clip = add(built, new ClipTextEncoder(tokenizer, tokenizer.eosId(),
+                    ClipTextConfig.infer(text.names(), n -> text.info(n).shape(), true), text, "text_encoder", options));
+            UNetDenoiser denoiser = add(built, new UNetDenoiser(UNetConfig.infer(unet.names(), n -> unet.info(n).shape()), unet, options));
+            VaeCodec codec = add(built, new VaeCodec(VaeConfig.infer(vae.names(), n -> vae.info(n).shape(), VAE_SCALING, 0f), vae, options));
+            // The file stays open: the VAE encoder is built from it on the first image-to-image request.
+            return new DiffusionPipeline(FAMILY, new ClipConditioner(clip), denoiser, codec,
+                    samplers(SchedulerSettings.sd15(), SamplerKind.EULER), DEFAULTS, SIZE_MULTIPLE, List.of(file));
+        } catch (RuntimeException e) {
+            closeAll(built, e);
+            file.close();
+            throw e;
+        }
+    }
+
+    private static DiffusionPipeline fromDiffusersFolder(DetectedCheckpoint checkpoint, RuntimeOptions options) {
+        DiffusersFolder folder = DiffusersFolder.open(checkpoint.path());
+        List<AutoCloseable> built = new ArrayList<>();
+        try {
+            ClipTokenizer tokenizer = Files.isDirectory(folder.dir().resolve("tokenizer"))
+                    ? ClipTokenizer.fromDiffusersFolder(folder.dir().resolve("tokenizer")) : ClipTokenizer.bundled();
+            ClipTextEncoder clip;
+            try (WeightSource text = folder.weights("text_encoder")) {
+                clip = add(built, new ClipTextEncoder(tokenizer, tokenizer.padId(),
+                        ClipTextConfig.fromHuggingFace(folder.config("text_encoder"), false), text, "text_encoder", options));
+            }
+            UNetDenoiser denoiser;
+            try (WeightSource unet = folder.weights("unet")) {
+                denoiser = add(built, new UNetDenoiser(UNetConfig.fromDiffusers(folder.config("unet")), unet, options));
+            }
+            WeightSource vae = add(built, folder.weights("vae"));
+            VaeCodec codec = add(built, new VaeCodec(VaeConfig.fromDiffusers(folder.config("vae")), vae, options));
+            return new DiffusionPipeline(FAMILY, new ClipConditioner(clip), denoiser, codec,
+                    samplers(folder), DEFAULTS, SIZE_MULTIPLE, List.of(vae));
+        } catch (RuntimeException e) {
+            closeAll(built, e);
+            throw e;
+        }
+    }
+
+    /**
+     * The folder's scheduler config as each sampler runs it. Released SD 1.5 folders name PNDM, which we
+     * do not run; then the family's settings apply.
+     */
+    private static Function<SamplerKind, SchedulerSettings> samplers(DiffusersFolder folder) {
+        if (folder.components().contains("scheduler")) {
+            JsonNode config = folder.config("scheduler");
+            String className = config.path("_class_name").asText();
+            try {
+                return samplers(DiffusersSchedulerConfig.settings(className, config),
+                        DiffusersSchedulerConfig.samplerKind(className, config));
+            } catch (IllegalArgumentException notOneWeRun) {
+                // fall through to the family's settings
+            }
+        }
+        return samplers(SchedulerSettings.sd15(), SamplerKind.EULER);
+    }
+
+    /**
+     * The configured sampler runs exactly as configured; switching to another sampler keeps the training
+     * schedule but lets that sampler use its own default timestep spacing, as diffusers' {@code from_config}
+     * does from the standard SD 1.5 config (this is what the A1111 names "Euler a", "DDIM", "DPM++ 2M Karras"
+     * mean for SD 1.5).
+     */
+    private static Function<SamplerKind, SchedulerSettings> samplers(SchedulerSettings configured, SamplerKind configuredKind) {
+        return kind -> kind == configuredKind ? configured : configured.withSpacing(null);
+    }
+
+    private static <T extends AutoCloseable> T add(List<AutoCloseable> built, T item) {
+        built.add(item);
+        return item;
+    }
+
+    private static void closeAll(List<AutoCloseable> built, RuntimeException failure) {
+        for (AutoCloseable c : built.reversed()) {
+            try {
+                c.close();
+            } catch (Exception suppressed) {
+                failure.addSuppressed(suppressed);
+            }
+        }
+    }
+}

@@ -1,0 +1,83 @@
+package dev.easel.diffusion.model.vae;
+
+import dev.easel.diffusion.model.ComponentLoader;
+import dev.easel.engine.runtime.OnnxModel;
+import dev.easel.engine.runtime.RuntimeOptions;
+import dev.easel.engine.tensor.FloatTensor;
+import dev.easel.engine.weights.WeightSource;
+
+import java.util.Map;
+
+/**
+ * The VAE as the pipelines use it. The encoder session is created on first use: text-to-image never
+ * needs it, so it costs no memory there.
+ */
+public final class VaeCodec implements AutoCloseable {
+    private final VaeConfig config;
+    private final WeightSource weights;
+    private final RuntimeOptions options;
+    private final OnnxModel decoder;
+    private OnnxModel encoder;
+
+    public VaeCodec(VaeConfig config, WeightSource weights, RuntimeOptions options) {
+        this.config = config;
+        this.weights = weights;
+        this.options = options;
+        ComponentLoader.validate("vae", AutoencoderKL.encoder(config).weights(), weights);
+        this.decoder = ComponentLoader.load("vae", AutoencoderKL.decoder(config), weights, options);
+    }
+
+    public VaeConfig config() {
+        return config;
+    }
+
+    /** Encoder outputs for an image batch in [-1, 1]: {@code encoder_out} and {@code moments}. */
+    public synchronized Map<String, FloatTensor> encode(FloatTensor image) {
+        if (encoder == null) encoder = ComponentLoader.load("vae", AutoencoderKL.encoder(config), weights, options);
+        return encoder.run(Map.of("image", image));
+    }
+
+    /** Decodes un-scaled latents: {@code decoder_input} (after post_quant_conv) and {@code image}, about [-1, 1]. */
+    public Map<String, FloatTensor> decode(FloatTensor latents) {
+        return decoder.run(Map.of("latent", latents));
+    }
+
+    /** Scaled latents (what the denoiser sees) to decoder input: z / scaling + shift. */
+    public FloatTensor unscale(FloatTensor latents) {
+        float[] out = new float[latents.size()];
+        for (int i = 0; i < out.length; i++) out[i] = latents.data()[i] / config.scalingFactor() + config.shiftFactor();
+        return new FloatTensor(latents.shape(), out);
+    }
+
+    /**
+     * Samples the posterior and scales: {@code (mean + exp(0.5 * clamp(logvar, -30, 20)) * eps - shift) * scaling}.
+     */
+    public FloatTensor sampleLatents(FloatTensor moments, FloatTensor eps) {
+        int batch = (int) moments.dim(0);
+        int c = (int) config.latentChannels();
+        int plane = (int) (moments.dim(2) * moments.dim(3));
+        float[] out = new float[batch * c * plane];
+        float[] m = moments.data();
+        for (int b = 0; b < batch; b++) {
+            for (int i = 0; i < c * plane; i++) {
+                float mean = m[b * 2 * c * plane + i];
+                float logvar = Math.clamp(m[b * 2 * c * plane + c * plane + i], -30f, 20f);
+                float std = (float) Math.exp(0.5f * logvar);
+                float z = mean + std * eps.data()[b * c * plane + i];
+                out[b * c * plane + i] = config.shiftFactor() == 0f ? config.scalingFactor() * z
+                        : (z - config.shiftFactor()) * config.scalingFactor();
+            }
+        }
+        return new FloatTensor(new long[]{batch, c, moments.dim(2), moments.dim(3)}, out);
+    }
+
+    public long weightBytes() {
+        return decoder.weightBytes() + (encoder == null ? 0 : encoder.weightBytes());
+    }
+
+    @Override
+    public synchronized void close() {
+        decoder.close();
+        if (encoder != null) encoder.close();
+    }
+}

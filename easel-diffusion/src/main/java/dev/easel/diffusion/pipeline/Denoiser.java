@@ -1,0 +1,15 @@
+package dev.easel.diffusion.pipeline;
+
+import dev.easel.engine.tensor.FloatTensor;
+
+import java.util.Map;
+
+/** One call of the denoising network. */
+public interface Denoiser extends AutoCloseable {
+    FloatTensor predict(FloatTensor sample, float timestep, Map<String, FloatTensor> conditioning);
+
+    long weightBytes();
+
+    @Override
+    void close();
+}

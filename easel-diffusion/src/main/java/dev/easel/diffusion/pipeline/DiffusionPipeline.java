@@ -1,0 +1,239 @@
+package dev.easel.diffusion.pipeline;
+
+import dev.easel.diffusion.image.ImageCodec;
+import dev.easel.diffusion.image.Mask;
+import dev.easel.diffusion.image.RgbImage;
+import dev.easel.diffusion.model.vae.VaeCodec;
+import dev.easel.diffusion.noise.NoiseSource;
+import dev.easel.diffusion.noise.TorchGenerator;
+import dev.easel.diffusion.scheduler.SamplerKind;
+import dev.easel.diffusion.scheduler.Scheduler;
+import dev.easel.diffusion.scheduler.SchedulerSettings;
+import dev.easel.diffusion.scheduler.Schedulers;
+import dev.easel.engine.tensor.FloatTensor;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Function;
+
+/**
+ * Text-to-image, image-to-image and masked edits over latent-space denoisers (SD 1.x, SDXL): the
+ * algorithm is the family-independent part; what differs between families is the conditioner, the
+ * denoiser, the VAE and the scheduler settings handed in.
+ *
+ * <p>Random draws are made in the reference pipelines' order so that a seed gives the image diffusers
+ * gives for the same seed, and so the fixtures' recorded draws can be injected.
+ */
+public final class DiffusionPipeline implements ImagePipeline {
+    private static final int LATENT_SCALE = 8;
+
+    private final String family;
+    private final PromptConditioner conditioner;
+    private final Denoiser denoiser;
+    private final VaeCodec vae;
+    private final Function<SamplerKind, SchedulerSettings> schedulerSettings;
+    private final ModelDefaults defaults;
+    private final int sizeMultiple;
+    private final List<AutoCloseable> resources;
+
+    /**
+     * @param schedulerSettings the family's training schedule as each sampler runs it
+     * @param resources what the components still read from (checkpoint files), closed with the pipeline
+     */
+    public DiffusionPipeline(String family, PromptConditioner conditioner, Denoiser denoiser, VaeCodec vae,
+                             Function<SamplerKind, SchedulerSettings> schedulerSettings, ModelDefaults defaults, int sizeMultiple,
+                             List<AutoCloseable> resources) {
+        this.family = family;
+        this.conditioner = conditioner;
+        this.denoiser = denoiser;
+        this.vae = vae;
+        this.schedulerSettings = schedulerSettings;
+        this.defaults = defaults;
+        this.sizeMultiple = sizeMultiple;
+        this.resources = List.copyOf(resources);
+    }
+
+    @Override
+    public String family() {
+        return family;
+    }
+
+    @Override
+    public ModelDefaults defaults() {
+        return defaults;
+    }
+
+    @Override
+    public int sizeMultiple() {
+        return sizeMultiple;
+    }
+
+    @Override
+    public List<RgbImage> generate(GenerationRequest request, ProgressListener progress) {
+        return generate(request, progress, new TorchGenerator(request.seed()), PipelineTrace.NONE);
+    }
+
+    /** The full algorithm, with the noise source and trace explicit (tests inject recorded draws). */
+    public synchronized List<RgbImage> generate(GenerationRequest r, ProgressListener progress, NoiseSource noise,
+                                                PipelineTrace trace) {
+        validate(r);
+        int n = r.imageCount();
+        boolean guidance = r.guidanceScale() > 1f;
+        Map<String, FloatTensor> conditioning =
+                conditioner.condition(r.prompt(), r.negativePrompt(), n, guidance, r.width(), r.height(), trace);
+        float strength = r.initImage().isPresent() ? r.strength() : 1f;
+        SamplerKind sampler = SamplerKind.parse(r.sampler());
+        Scheduler scheduler = Schedulers.create(sampler, schedulerSettings.apply(sampler), r.steps(), strength);
+        long[] latentShape = {n, vae.config().latentChannels(), r.height() / LATENT_SCALE, r.width() / LATENT_SCALE};
+
+        FloatTensor latents;
+        FloatTensor imageLatents = null;
+        FloatTensor startNoise = null;
+        FloatTensor latentMask = null;
+        if (r.initImage().isPresent()) {
+            FloatTensor pixels = Batching.repeat(ImageCodec.toModelInput(r.initImage().get()), n);
+            trace.record("vae_encoder.input", pixels);
+            Map<String, FloatTensor> encoded = vae.encode(pixels);
+            trace.record("vae_encoder.moments", encoded.get("encoder_out"));
+            imageLatents = vae.sampleLatents(encoded.get("moments"), noise.next(latentShape));
+            trace.record("image_latents", imageLatents);
+            startNoise = noise.next(latentShape);
+            if (r.mask().isPresent()) {
+                latentMask = latentMask(r.mask().get(), n, latentShape);
+                if (trace.enabled()) {
+                    float[] firstChannel = java.util.Arrays.copyOf(latentMask.data(), (int) (latentShape[2] * latentShape[3]));
+                    trace.record("mask.latent", new FloatTensor(new long[]{1, 1, latentShape[2], latentShape[3]}, firstChannel));
+                }
+                // The reference also encodes the masked image, which a 4-channel UNet never reads; the
+                // draw is kept so seeds match, the encoder call is not.
+                noise.next(latentShape);
+            }
+            latents = r.mask().isPresent() && strength >= 1f
+                    ? scheduler.initialLatents(startNoise)
+                    : scheduler.addNoise(imageLatents, startNoise, 0);
+        } else {
+            latents = scheduler.initialLatents(noise.next(latentShape));
+        }
+
+        int total = scheduler.stepCount();
+        for (int i = 0; i < total; i++) {
+            FloatTensor modelInput = scheduler.scaleModelInput(latents, i);
+            FloatTensor batch = guidance ? FloatTensor.concat(modelInput, modelInput) : modelInput;
+            trace.record("step" + i + ".model_in.sample", batch);
+            FloatTensor output = denoiser.predict(batch, scheduler.timestep(i), conditioning);
+            trace.record("step" + i + ".model_out", output);
+            FloatTensor guided = guidance ? Batching.applyGuidance(output, r.guidanceScale()) : output;
+            trace.record("step" + i + ".scheduler.model_output", guided);
+            latents = scheduler.step(i, latents, guided, noise);
+            trace.record("step" + i + ".scheduler.x0_pred", scheduler.lastDenoised());
+            if (latentMask != null) {
+                trace.record("step" + i + ".latents_before_blend", latents);
+                FloatTensor original = i == total - 1 ? imageLatents : scheduler.addNoise(imageLatents, startNoise, i + 1);
+                latents = blend(original, latents, latentMask);
+            }
+            trace.record("step" + i + ".latents", latents);
+            progress.onStep(i + 1, total, latents);
+        }
+        return decode(latents, trace);
+    }
+
+    private List<RgbImage> decode(FloatTensor latents, PipelineTrace trace) {
+        Map<String, FloatTensor> decoded = vae.decode(vae.unscale(latents));
+        trace.record("vae_decoder.input", decoded.get("decoder_input"));
+        FloatTensor raw = decoded.get("image");
+        trace.record("vae_decoder.output", raw);
+        List<RgbImage> images = new ArrayList<>();
+        for (int i = 0; i < raw.dim(0); i++) images.add(ImageCodec.fromDecoderOutput(raw, i));
+        if (trace.enabled()) {
+            RgbImage first = images.getFirst();
+            trace.record("image", new FloatTensor(new long[]{first.height(), first.width(), 3}, first.pixels()));
+        }
+        return images;
+    }
+
+    /** Latent mask m[i, j] = mask[8i, 8j] (nearest, top-left pixel of each block), repeated per image. */
+    private static FloatTensor latentMask(Mask mask, int n, long[] latentShape) {
+        int h = (int) latentShape[2];
+        int w = (int) latentShape[3];
+        int c = (int) latentShape[1];
+        float[] out = new float[n * c * h * w];
+        for (int b = 0; b < n; b++) {
+            for (int ch = 0; ch < c; ch++) {
+                for (int y = 0; y < h; y++) {
+                    for (int x = 0; x < w; x++) {
+                        out[((b * c + ch) * h + y) * w + x] = mask.get(y * LATENT_SCALE, x * LATENT_SCALE) >= 0.5f ? 1f : 0f;
+                    }
+                }
+            }
+        }
+        return new FloatTensor(latentShape, out);
+    }
+
+    /** (1 - m) * original + m * denoised. */
+    private static FloatTensor blend(FloatTensor original, FloatTensor denoised, FloatTensor mask) {
+        float[] out = new float[denoised.size()];
+        for (int i = 0; i < out.length; i++) {
+            float m = mask.data()[i];
+            out[i] = (1f - m) * original.data()[i] + m * denoised.data()[i];
+        }
+        return new FloatTensor(denoised.shape(), out);
+    }
+
+    private void validate(GenerationRequest r) {
+        if (r.prompt() == null) throw new InvalidRequestException("prompt", "a prompt is required");
+        if (r.width() <= 0 || r.height() <= 0 || r.width() % sizeMultiple != 0 || r.height() % sizeMultiple != 0) {
+            throw new InvalidRequestException("size", "width and height must be positive multiples of " + sizeMultiple
+                    + " for " + family + ", got " + r.width() + "x" + r.height());
+        }
+        if (r.steps() < 1) throw new InvalidRequestException("steps", "steps must be at least 1, got " + r.steps());
+        if (r.imageCount() < 1) throw new InvalidRequestException("n", "n must be at least 1, got " + r.imageCount());
+        if (r.initImage().isPresent()) {
+            if (!(r.strength() >= 0f && r.strength() <= 1f)) {
+                throw new InvalidRequestException("strength", "strength must be within [0, 1], got " + r.strength());
+            }
+            RgbImage source = r.initImage().get();
+            if (source.width() != r.width() || source.height() != r.height()) {
+                throw new InvalidRequestException("image", "the image is " + source.width() + "x" + source.height()
+                        + " but the requested size is " + r.width() + "x" + r.height());
+            }
+        }
+        if (r.mask().isPresent()) {
+            if (r.initImage().isEmpty()) throw new InvalidRequestException("mask", "a mask needs an image to edit");
+            Mask m = r.mask().get();
+            if (m.width() != r.width() || m.height() != r.height()) {
+                throw new InvalidRequestException("mask", "the mask is " + m.width() + "x" + m.height()
+                        + " but the image is " + r.width() + "x" + r.height());
+            }
+        }
+        try {
+            SamplerKind.parse(r.sampler());
+        } catch (IllegalArgumentException e) {
+            throw new InvalidRequestException("sampler", e.getMessage());
+        }
+    }
+
+    @Override
+    public RgbImage preview(FloatTensor latents, int index) {
+        return LatentPreview.approximate(latents, index, vae.config().latentChannels());
+    }
+
+    @Override
+    public long memoryBytes() {
+        return conditioner.weightBytes() + denoiser.weightBytes() + vae.weightBytes();
+    }
+
+    @Override
+    public void close() {
+        conditioner.close();
+        denoiser.close();
+        vae.close();
+        for (AutoCloseable r : resources) {
+            try {
+                r.close();
+            } catch (Exception e) {
+                throw new IllegalStateException("closing " + r + " failed", e);
+            }
+        }
+    }
+}

@@ -1,0 +1,132 @@
+package dev.easel.diffusion.tokenizer;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.easel.engine.io.Npy;
+import org.junit.jupiter.api.DynamicTest;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestFactory;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.stream.Stream;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * Token ids of every recorded reference run ({@code text.<prompt>.<encoder>.input_ids.npy}, made by the
+ * diffusers pipelines with HF's CLIPTokenizer) against ours, through the case's own diffusers
+ * tokenizer folder and through the bundled vocabulary.
+ */
+class ClipTokenizerFixturesTest {
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final List<String> PROMPT_KINDS = List.of("prompt", "negative_prompt");
+
+    /** One recorded tokenisation: which case, which prompt, which CLIP encoder, and the reference file. */
+    record Recorded(Path caseDir, String promptKind, String prompt, String encoder, Path idsFile) {
+        String name() {
+            return fixtures().relativize(caseDir) + " " + promptKind + " " + encoder + ": \"" + prompt + "\"";
+        }
+
+        /** The case's diffusers tokenizer folder for this encoder (tokenizer_2 holds CLIP-G). */
+        Path tokenizerDir() throws IOException {
+            String diffusersDir = manifest(caseDir).path("weights").path("diffusers_dir").asText("../diffusers");
+            return caseDir.resolve(diffusersDir).resolve(encoder.equals("clip_g") ? "tokenizer_2" : "tokenizer").normalize();
+        }
+
+        long[] expected() {
+            return Npy.read(idsFile).toLongs();
+        }
+    }
+
+    static Path fixtures() {
+        String dir = System.getProperty("easel.fixtures");
+        assertThat(dir).as("system property easel.fixtures (set by surefire)").isNotNull();
+        return Path.of(dir);
+    }
+
+    static JsonNode manifest(Path caseDir) throws IOException {
+        return JSON.readTree(caseDir.resolve("manifest.json").toFile());
+    }
+
+    static List<Recorded> recordedTokenisations() throws IOException {
+        List<Path> caseDirs;
+        try (Stream<Path> found = Files.find(fixtures(), 3, (p, attrs) -> p.getFileName().toString().equals("manifest.json"))) {
+            caseDirs = found.map(Path::getParent).sorted().toList();
+        }
+        List<Recorded> recorded = new ArrayList<>();
+        for (Path caseDir : caseDirs) {
+            JsonNode params = manifest(caseDir).path("params");
+            for (String kind : PROMPT_KINDS) {
+                JsonNode prompt = params.get(kind);
+                if (prompt == null || !prompt.isTextual()) continue;
+                for (String encoder : List.of("clip_l", "clip_g")) {
+                    Path ids = caseDir.resolve("text." + kind + "." + encoder + ".input_ids.npy");
+                    if (Files.exists(ids)) recorded.add(new Recorded(caseDir, kind, prompt.asText(), encoder, ids));
+                }
+            }
+        }
+        return recorded;
+    }
+
+    @Test
+    void everyFamilyHasRecordedTokenIds() throws IOException {
+        List<Recorded> recorded = recordedTokenisations();
+        assertThat(recorded).extracting(r -> fixtures().relativize(r.caseDir()).getName(0).toString())
+                .contains("sd15", "sdxl", "flux");
+        assertThat(recorded).extracting(Recorded::encoder).contains("clip_l", "clip_g");
+        assertThat(recorded).extracting(Recorded::promptKind).contains("prompt", "negative_prompt");
+    }
+
+    @TestFactory
+    Stream<DynamicTest> idsFromTheCaseTokenizerFolderMatchTheReference() throws IOException {
+        return recordedTokenisations().stream().map(r -> DynamicTest.dynamicTest(r.name(), () -> {
+            ClipTokenizer tokenizer = ClipTokenizer.fromDiffusersFolder(r.tokenizerDir());
+            assertThat(toLongs(tokenizer.encode(r.prompt()))).containsExactly(r.expected());
+        }));
+    }
+
+    @TestFactory
+    Stream<DynamicTest> idsFromTheBundledVocabularyMatchTheReference() throws IOException {
+        return recordedTokenisations().stream().map(r -> DynamicTest.dynamicTest(r.name(), () -> {
+            ClipTokenizer tokenizer = r.encoder().equals("clip_g")
+                    ? ClipTokenizer.bundled().withPadToken("!")
+                    : ClipTokenizer.bundled();
+            assertThat(toLongs(tokenizer.encode(r.prompt()))).containsExactly(r.expected());
+        }));
+    }
+
+    @Test
+    void padIdsComeFromTheFolderConfigs() {
+        Path sdxl = fixtures().resolve("sdxl/diffusers");
+        ClipTokenizer clipL = ClipTokenizer.fromDiffusersFolder(sdxl.resolve("tokenizer"));
+        ClipTokenizer clipG = ClipTokenizer.fromDiffusersFolder(sdxl.resolve("tokenizer_2"));
+        assertThat(clipL.padId()).isEqualTo(49407);
+        assertThat(clipG.padId()).isEqualTo(0);
+        assertThat(clipG.bosId()).isEqualTo(49406);
+        assertThat(clipG.eosId()).isEqualTo(49407);
+    }
+
+    @Test
+    void bundledFilesAreTheFixtureFiles() throws IOException {
+        Path folder = fixtures().resolve("sd15/diffusers/tokenizer");
+        for (String name : List.of("vocab.json", "merges.txt")) {
+            try (var in = ClipTokenizer.class.getResourceAsStream("clip/" + name)) {
+                assertThat(in).as(name).isNotNull();
+                assertThat(in.readAllBytes()).as(name).isEqualTo(Files.readAllBytes(folder.resolve(name)));
+            }
+        }
+        try (var in = ClipTokenizer.class.getResourceAsStream("clip/LICENSE")) {
+            assertThat(in).isNotNull();
+            assertThat(new String(in.readAllBytes())).contains("MIT License", "Copyright (c) 2021 OpenAI");
+        }
+    }
+
+    private static long[] toLongs(int[] ids) {
+        return Arrays.stream(ids).asLongStream().toArray();
+    }
+}

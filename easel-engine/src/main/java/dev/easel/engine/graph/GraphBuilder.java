@@ -1,0 +1,329 @@
+package dev.easel.engine.graph;
+
+import com.google.protobuf.ByteString;
+import dev.easel.engine.onnx.proto.Onnx.AttributeProto;
+import dev.easel.engine.onnx.proto.Onnx.GraphProto;
+import dev.easel.engine.onnx.proto.Onnx.ModelProto;
+import dev.easel.engine.onnx.proto.Onnx.NodeProto;
+import dev.easel.engine.onnx.proto.Onnx.OperatorSetIdProto;
+import dev.easel.engine.onnx.proto.Onnx.StringStringEntryProto;
+import dev.easel.engine.onnx.proto.Onnx.TensorProto;
+import dev.easel.engine.onnx.proto.Onnx.TensorShapeProto;
+import dev.easel.engine.onnx.proto.Onnx.TypeProto;
+import dev.easel.engine.onnx.proto.Onnx.ValueInfoProto;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Emits an ONNX graph from Java. Weights are declared by name and shape only: their data is bound
+ * when the session is created ({@link dev.easel.engine.runtime.OnnxModel}), so the proto stays tiny.
+ * Small constants (shapes, axes, scalars) are embedded.
+ *
+ * <p>Layer helpers ({@link #linear}, {@link #conv2d}, {@link #groupNorm} ...) take a weight prefix in
+ * the canonical (diffusers-style) naming, so a model's code reads like its parameter list.
+ */
+public final class GraphBuilder {
+    public static final int OPSET = 21;
+    private static final String MS_DOMAIN = "com.microsoft";
+    private static final int FLOAT = TensorProto.DataType.FLOAT_VALUE;
+    private static final int INT64 = TensorProto.DataType.INT64_VALUE;
+
+    /** The location every weight declaration names; never read (see {@link dev.easel.engine.runtime.OnnxModel}). */
+    public static final String UNBOUND_WEIGHTS_FILE = "bound-by-name-at-session-creation";
+
+    private final GraphProto.Builder graph = GraphProto.newBuilder();
+    private final Map<String, long[]> weights = new LinkedHashMap<>();
+    private int counter;
+
+    public GraphBuilder(String name) {
+        graph.setName(name);
+    }
+
+    // ---- declarations -------------------------------------------------------------------------
+
+    /** A float input; a negative dimension is dynamic and gets the name {@code dimNames[i]}. */
+    public Value floatInput(String name, Object... dims) {
+        return input(name, FLOAT, dims);
+    }
+
+    public Value longInput(String name, Object... dims) {
+        return input(name, INT64, dims);
+    }
+
+    private Value input(String name, int elemType, Object... dims) {
+        graph.addInput(valueInfo(name, elemType, dims));
+        return new Value(name);
+    }
+
+    /** Marks {@code value} as a float graph output called {@code name}. */
+    public void output(Value value, String name) {
+        Value named = value.name().equals(name) ? value : identity(value, name);
+        graph.addOutput(valueInfo(named.name(), FLOAT));
+    }
+
+    /** A weight of the given shape, bound by name when the session is created. */
+    public Value weight(String name, long... shape) {
+        long[] previous = weights.putIfAbsent(name, shape.clone());
+        if (previous == null) {
+            // Declared as external data so ONNX Runtime knows shape and type without the bytes; the session
+            // supplies the real tensor by name (addExternalInitializers) before the graph is optimised.
+            TensorProto.Builder declared = TensorProto.newBuilder().setName(name).setDataType(FLOAT)
+                    .setDataLocation(TensorProto.DataLocation.EXTERNAL)
+                    .addExternalData(entry("location", UNBOUND_WEIGHTS_FILE))
+                    .addExternalData(entry("offset", "0"))
+                    .addExternalData(entry("length", Long.toString(dev.easel.engine.tensor.FloatTensor.elementCount(shape) * Float.BYTES)));
+            for (long d : shape) declared.addDims(d);
+            graph.addInitializer(declared);
+        } else if (!Arrays.equals(previous, shape)) {
+            throw new IllegalStateException("weight " + name + " declared with shapes " + Arrays.toString(previous)
+                    + " and " + Arrays.toString(shape));
+        }
+        return new Value(name);
+    }
+
+    /** Weights this graph needs, name to shape, in declaration order. */
+    public Map<String, long[]> weights() {
+        return Map.copyOf(weights);
+    }
+
+    public Value constant(float... values) {
+        return constantTensor(FLOAT, new long[]{values.length}, floatBytes(values));
+    }
+
+    public Value scalar(float value) {
+        return constantTensor(FLOAT, new long[0], floatBytes(value));
+    }
+
+    public Value constantLongs(long... values) {
+        ByteBuffer b = ByteBuffer.allocate(values.length * 8).order(ByteOrder.LITTLE_ENDIAN);
+        for (long v : values) b.putLong(v);
+        return constantTensor(INT64, new long[]{values.length}, b.array());
+    }
+
+    /** A float constant of any shape (small tables such as sinusoid frequencies). */
+    public Value constantTensor(long[] shape, float[] values) {
+        return constantTensor(FLOAT, shape, floatBytes(values));
+    }
+
+    private Value constantTensor(int type, long[] shape, byte[] raw) {
+        String name = fresh("const");
+        TensorProto.Builder t = TensorProto.newBuilder().setName(name).setDataType(type).setRawData(ByteString.copyFrom(raw));
+        for (long d : shape) t.addDims(d);
+        graph.addInitializer(t);
+        return new Value(name);
+    }
+
+    // ---- raw nodes ----------------------------------------------------------------------------
+
+    /** Adds a node with one output. Attributes alternate name, value (Long, Float, String, long[], float[]). */
+    public Value op(String opType, List<Value> inputs, Object... attributes) {
+        return ops(opType, "", inputs, 1, attributes)[0];
+    }
+
+    public Value msOp(String opType, List<Value> inputs, Object... attributes) {
+        return ops(opType, MS_DOMAIN, inputs, 1, attributes)[0];
+    }
+
+    public Value[] ops(String opType, String domain, List<Value> inputs, int outputs, Object... attributes) {
+        NodeProto.Builder node = NodeProto.newBuilder().setOpType(opType).setDomain(domain).setName(fresh(opType));
+        for (Value v : inputs) node.addInput(v == null ? "" : v.name());
+        Value[] out = new Value[outputs];
+        for (int i = 0; i < outputs; i++) {
+            out[i] = new Value(fresh(opType.toLowerCase()));
+            node.addOutput(out[i].name());
+        }
+        for (int i = 0; i < attributes.length; i += 2) {
+            node.addAttribute(attribute((String) attributes[i], attributes[i + 1]));
+        }
+        graph.addNode(node);
+        return out;
+    }
+
+    // ---- elementwise and shape ops ------------------------------------------------------------
+
+    public Value add(Value a, Value b) { return op("Add", List.of(a, b)); }
+    public Value sub(Value a, Value b) { return op("Sub", List.of(a, b)); }
+    public Value mul(Value a, Value b) { return op("Mul", List.of(a, b)); }
+    public Value div(Value a, Value b) { return op("Div", List.of(a, b)); }
+    public Value matMul(Value a, Value b) { return op("MatMul", List.of(a, b)); }
+    public Value sigmoid(Value x) { return op("Sigmoid", List.of(x)); }
+    public Value sin(Value x) { return op("Sin", List.of(x)); }
+    public Value cos(Value x) { return op("Cos", List.of(x)); }
+    public Value shape(Value x) { return op("Shape", List.of(x)); }
+    public Value identity(Value x, String name) {
+        graph.addNode(NodeProto.newBuilder().setOpType("Identity").setName(fresh("Identity")).addInput(x.name()).addOutput(name));
+        return new Value(name);
+    }
+
+    public Value silu(Value x) {
+        return mul(x, sigmoid(x));
+    }
+
+    /** GELU with the exact erf form ({@code approximate="none"}) or the tanh approximation. */
+    public Value gelu(Value x, boolean tanhApproximation) {
+        return op("Gelu", List.of(x), "approximate", tanhApproximation ? "tanh" : "none");
+    }
+
+    /** CLIP's quick_gelu: x * sigmoid(1.702 x). */
+    public Value quickGelu(Value x) {
+        return mul(x, sigmoid(mul(x, scalar(1.702f))));
+    }
+
+    public Value softmax(Value x, int axis) {
+        return op("Softmax", List.of(x), "axis", (long) axis);
+    }
+
+    public Value reshape(Value x, long... shape) {
+        return op("Reshape", List.of(x, constantLongs(shape)));
+    }
+
+    public Value reshapeLike(Value x, Value shape) {
+        return op("Reshape", List.of(x, shape));
+    }
+
+    public Value transpose(Value x, long... perm) {
+        return op("Transpose", List.of(x), "perm", perm);
+    }
+
+    public Value concat(int axis, Value... parts) {
+        return op("Concat", List.of(parts), "axis", (long) axis);
+    }
+
+    /** Splits {@code x} along {@code axis} into {@code count} equal parts. */
+    public Value[] split(Value x, int axis, int count) {
+        return ops("Split", "", List.of(x), count, "axis", (long) axis, "num_outputs", (long) count);
+    }
+
+    public Value slice(Value x, long start, long end, long axis) {
+        return op("Slice", List.of(x, constantLongs(start), constantLongs(end), constantLongs(axis)));
+    }
+
+    public Value gather(Value data, Value indices, int axis) {
+        return op("Gather", List.of(data, indices), "axis", (long) axis);
+    }
+
+    /** Nearest-neighbour upsampling by 2 in both spatial axes (diffusers' Upsample2D). */
+    public Value upsampleNearest2x(Value x) {
+        return op("Resize", java.util.Arrays.asList(x, null, constant(1f, 1f, 2f, 2f)), "mode", "nearest",
+                "coordinate_transformation_mode", "asymmetric", "nearest_mode", "floor");
+    }
+
+    // ---- layers (weights named by prefix) -----------------------------------------------------
+
+    /**
+     * y = x W^T + b over the last axis of x (rank 2 or 3); W is stored [out, in] as in PyTorch.
+     * Runs as Gemm with transB so no transposed copy of the weight is ever made.
+     */
+    public Value linear(Value x, String prefix, long in, long out, boolean bias) {
+        Value w = weight(prefix + ".weight", out, in);
+        List<Value> inputs = bias ? List.of(reshape(x, -1, in), w, weight(prefix + ".bias", out)) : List.of(reshape(x, -1, in), w);
+        Value y = op("Gemm", inputs, "transB", 1L);
+        Value leading = op("Shape", List.of(x), "end", -1L);
+        return reshapeLike(y, concat(0, leading, constantLongs(out)));
+    }
+
+    public Value conv2d(Value x, String prefix, long in, long out, int kernel, int stride, int padding) {
+        Value w = weight(prefix + ".weight", out, in, kernel, kernel);
+        Value b = weight(prefix + ".bias", out);
+        return op("Conv", List.of(x, w, b), "kernel_shape", new long[]{kernel, kernel},
+                "strides", new long[]{stride, stride}, "pads", new long[]{padding, padding, padding, padding});
+    }
+
+    /** Layer normalization over the last axis. */
+    public Value layerNorm(Value x, String prefix, long channels, float epsilon) {
+        return op("LayerNormalization", List.of(x, weight(prefix + ".weight", channels), weight(prefix + ".bias", channels)),
+                "axis", -1L, "epsilon", epsilon);
+    }
+
+    /**
+     * Group normalization of NCHW input, written as Reshape + InstanceNormalization + affine, the
+     * form ONNX Runtime runs fastest on CPU.
+     */
+    public Value groupNorm(Value x, String prefix, long channels, int groups, float epsilon) {
+        float[] ones = new float[groups];
+        Arrays.fill(ones, 1f);
+        Value grouped = reshape(x, 0, groups, -1);
+        Value normalized = op("InstanceNormalization",
+                List.of(grouped, constant(ones), constant(new float[groups])), "epsilon", epsilon);
+        Value restored = reshapeLike(normalized, shape(x));
+        Value scale = reshape(weight(prefix + ".weight", channels), channels, 1, 1);
+        Value bias = reshape(weight(prefix + ".bias", channels), channels, 1, 1);
+        return add(mul(restored, scale), bias);
+    }
+
+    /**
+     * Fused scaled-dot-product attention over (batch, tokens, heads*headDim) inputs
+     * (ONNX Runtime's com.microsoft.MultiHeadAttention).
+     */
+    public Value attention(Value q, Value k, Value v, int heads) {
+        return msOp("MultiHeadAttention", List.of(q, k, v), "num_heads", (long) heads);
+    }
+
+    // ---- output -------------------------------------------------------------------------------
+
+    public ModelProto build() {
+        return ModelProto.newBuilder()
+                .setIrVersion(10)
+                .setProducerName("easel")
+                .addOpsetImport(OperatorSetIdProto.newBuilder().setVersion(OPSET))
+                .addOpsetImport(OperatorSetIdProto.newBuilder().setDomain(MS_DOMAIN).setVersion(1))
+                .setGraph(graph)
+                .build();
+    }
+
+    // ---- helpers ------------------------------------------------------------------------------
+
+    private String fresh(String stem) {
+        return stem + "_" + (counter++);
+    }
+
+    private static ValueInfoProto valueInfo(String name, int elemType, Object... dims) {
+        TypeProto.Tensor.Builder tensor = TypeProto.Tensor.newBuilder().setElemType(elemType);
+        if (dims.length > 0) {
+            TensorShapeProto.Builder shape = TensorShapeProto.newBuilder();
+            for (Object d : dims) {
+                TensorShapeProto.Dimension.Builder dim = TensorShapeProto.Dimension.newBuilder();
+                if (d instanceof String symbol) dim.setDimParam(symbol);
+                else dim.setDimValue(((Number) d).longValue());
+                shape.addDim(dim);
+            }
+            tensor.setShape(shape);
+        }
+        return ValueInfoProto.newBuilder().setName(name).setType(TypeProto.newBuilder().setTensorType(tensor)).build();
+    }
+
+    private static StringStringEntryProto entry(String key, String value) {
+        return StringStringEntryProto.newBuilder().setKey(key).setValue(value).build();
+    }
+
+    private static AttributeProto attribute(String name, Object value) {
+        AttributeProto.Builder a = AttributeProto.newBuilder().setName(name);
+        switch (value) {
+            case Long l -> a.setType(AttributeProto.AttributeType.INT).setI(l);
+            case Integer i -> a.setType(AttributeProto.AttributeType.INT).setI(i);
+            case Float f -> a.setType(AttributeProto.AttributeType.FLOAT).setF(f);
+            case String s -> a.setType(AttributeProto.AttributeType.STRING).setS(ByteString.copyFromUtf8(s));
+            case long[] ls -> {
+                a.setType(AttributeProto.AttributeType.INTS);
+                for (long l : ls) a.addInts(l);
+            }
+            case float[] fs -> {
+                a.setType(AttributeProto.AttributeType.FLOATS);
+                for (float f : fs) a.addFloats(f);
+            }
+            default -> throw new IllegalArgumentException("unsupported attribute " + name + " = " + value);
+        }
+        return a.build();
+    }
+
+    private static byte[] floatBytes(float... values) {
+        ByteBuffer b = ByteBuffer.allocate(values.length * 4).order(ByteOrder.LITTLE_ENDIAN);
+        for (float v : values) b.putFloat(v);
+        return b.array();
+    }
+}

@@ -1,0 +1,5 @@
+package dev.easel.engine.graph;
+
+/** A named value in a graph under construction: an input, a weight, or a node's output. */
+public record Value(String name) {
+}

@@ -1,0 +1,144 @@
+package dev.easel.server.cli;
+
+import dev.easel.diffusion.image.ImageCodec;
+import dev.easel.diffusion.image.Mask;
+import dev.easel.diffusion.image.RgbImage;
+import dev.easel.diffusion.pipeline.GenerationRequest;
+import dev.easel.diffusion.pipeline.ImagePipeline;
+import dev.easel.diffusion.pipeline.ModelDefaults;
+import dev.easel.diffusion.pipeline.Pipelines;
+import dev.easel.engine.runtime.RuntimeOptions;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.Model.CommandSpec;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.Callable;
+import java.util.concurrent.ThreadLocalRandom;
+
+/** {@code easel generate}: one prompt to PNG files, on this machine, no server. */
+@Command(name = "generate", mixinStandardHelpOptions = true,
+        description = "Generate images from a prompt (text-to-image, image-to-image, masked edit).")
+public final class GenerateCommand implements Callable<Integer> {
+
+    @Spec
+    CommandSpec spec;
+
+    @Option(names = "--model", required = true, description = "Checkpoint: a .safetensors file or a diffusers folder.")
+    Path model;
+
+    @Option(names = "--prompt", required = true)
+    String prompt;
+
+    @Option(names = "--negative-prompt")
+    String negativePrompt;
+
+    @Option(names = "--size", description = "WxH, e.g. 512x512 (default: the model's).")
+    String size;
+
+    @Option(names = "--steps", description = "Denoising steps (default: the model's).")
+    Integer steps;
+
+    @Option(names = "--guidance", description = "Classifier-free guidance scale; <= 1 turns it off.")
+    Float guidance;
+
+    @Option(names = "--sampler", description = "euler, euler_a, ddim, dpmpp_2m_karras (default: the model's).")
+    String sampler;
+
+    @Option(names = "--seed", description = "Random seed (default: random); the same seed gives the same image.")
+    Long seed;
+
+    @Option(names = "--image", description = "Source image for image-to-image or a masked edit.")
+    Path image;
+
+    @Option(names = "--strength", defaultValue = "0.75", description = "How much to change the source, 0..1 (default 0.75).")
+    float strength;
+
+    @Option(names = "--mask", description = "Grayscale mask, white = repaint (needs --image).")
+    Path mask;
+
+    @Option(names = "-n", defaultValue = "1", description = "Number of images.")
+    int count;
+
+    @Option(names = {"-o", "--output"}, defaultValue = "out.png", description = "Output PNG; more images get -2, -3 ... suffixes.")
+    Path output;
+
+    @Option(names = "--threads", description = "Compute threads (default: all cores).")
+    Integer threads;
+
+    @Override
+    public Integer call() {
+        checkArguments();
+        RuntimeOptions options = threads == null ? RuntimeOptions.defaults() : RuntimeOptions.defaults().withThreads(threads);
+        long start = System.nanoTime();
+        try (ImagePipeline pipeline = Pipelines.load(model, options)) {
+            ModelDefaults d = pipeline.defaults();
+            int[] wh = size == null
+                    ? new int[]{image != null ? -1 : d.width(), image != null ? -1 : d.height()}
+                    : parseSize(size);
+            Optional<RgbImage> source = Optional.ofNullable(image).map(ImageCodec::read);
+            int width = wh[0] > 0 ? wh[0] : source.map(RgbImage::width).orElse(d.width());
+            int height = wh[1] > 0 ? wh[1] : source.map(RgbImage::height).orElse(d.height());
+            Optional<Mask> maskImage = Optional.ofNullable(mask).map(ImageCodec::readMask);
+            long usedSeed = seed != null ? seed : ThreadLocalRandom.current().nextLong(0, 1L << 32);
+            GenerationRequest request = new GenerationRequest(prompt, negativePrompt, width, height,
+                    steps != null ? steps : d.steps(), guidance != null ? guidance : d.guidanceScale(),
+                    sampler != null ? sampler : d.sampler(), usedSeed, count, source, strength, maskImage);
+            spec.commandLine().getErr().printf("loaded %s (%s) in %.1f s; seed %d%n", model.getFileName(),
+                    pipeline.family(), (System.nanoTime() - start) / 1e9, usedSeed);
+            ProgressBar bar = new ProgressBar(spec.commandLine().getErr());
+            List<RgbImage> images = pipeline.generate(request, bar::onStep);
+            bar.finish();
+            for (int i = 0; i < images.size(); i++) {
+                Path file = outputFile(i);
+                ImageCodec.writePng(images.get(i), file);
+                spec.commandLine().getOut().println(file);
+            }
+        }
+        return 0;
+    }
+
+    private void checkArguments() {
+        if (!Files.exists(model)) throw new ParameterException(spec.commandLine(), "--model: no such file or folder: " + model);
+        if (image != null && !Files.isRegularFile(image)) throw new ParameterException(spec.commandLine(), "--image: no such file: " + image);
+        if (mask != null && !Files.isRegularFile(mask)) throw new ParameterException(spec.commandLine(), "--mask: no such file: " + mask);
+        if (mask != null && image == null) throw new ParameterException(spec.commandLine(), "--mask needs --image");
+        if (steps != null && steps < 1) throw new ParameterException(spec.commandLine(), "--steps must be at least 1, got " + steps);
+        if (!(strength >= 0f && strength <= 1f)) throw new ParameterException(spec.commandLine(), "--strength must be within [0, 1], got " + strength);
+        if (count < 1) throw new ParameterException(spec.commandLine(), "-n must be at least 1, got " + count);
+        if (size != null) {
+            int[] wh = parseSize(size);
+            if (wh[0] % 8 != 0 || wh[1] % 8 != 0) {
+                throw new ParameterException(spec.commandLine(), "--size must be a multiple of 8 in both dimensions, got " + size);
+            }
+        }
+    }
+
+    private int[] parseSize(String text) {
+        String[] parts = text.toLowerCase().split("x");
+        try {
+            if (parts.length == 2) {
+                int w = Integer.parseInt(parts[0].trim());
+                int h = Integer.parseInt(parts[1].trim());
+                if (w > 0 && h > 0) return new int[]{w, h};
+            }
+        } catch (NumberFormatException ignored) {
+            // reported below
+        }
+        throw new ParameterException(spec.commandLine(), "--size must look like 512x512, got " + text);
+    }
+
+    private Path outputFile(int index) {
+        if (index == 0) return output;
+        String name = output.getFileName().toString();
+        int dot = name.lastIndexOf('.');
+        String stem = dot > 0 ? name.substring(0, dot) : name;
+        String ext = dot > 0 ? name.substring(dot) : ".png";
+        return output.resolveSibling(stem + "-" + (index + 1) + ext);
+    }
+}
