@@ -69,6 +69,23 @@ public final class Errors {
         };
     }
 
+    /**
+     * Reads (and drops) what is left of a refused body, up to {@link #DRAIN_LIMIT}, so that a client still
+     * uploading reads the 413 instead of a connection reset. Beyond that the connection is simply closed.
+     */
+    private static void drain(Context ctx) {
+        try {
+            java.io.InputStream in = ctx.req().getInputStream();
+            byte[] buffer = new byte[64 * 1024];
+            long total = 0;
+            for (int n; total < DRAIN_LIMIT && (n = in.read(buffer)) > 0; ) total += n;
+        } catch (java.io.IOException | RuntimeException ignored) {
+            // already read, or the client is gone
+        }
+    }
+
+    private static final long DRAIN_LIMIT = 64L << 20;
+
     public static ObjectNode body(ObjectMapper json, ApiException e) {
         ObjectNode root = json.createObjectNode();
         ObjectNode error = root.putObject("error");
@@ -88,6 +105,10 @@ public final class Errors {
         ctx.status(e.status());
         if (e.retryAfterSeconds() != null) ctx.header("Retry-After", String.valueOf(e.retryAfterSeconds()));
         if (e.shouldRetry() != null) ctx.header("x-should-retry", String.valueOf(e.shouldRetry()));
+        if (e.status() == 413) {
+            ctx.header("Connection", "close");
+            drain(ctx);
+        }
         try {
             ctx.contentType("application/json").result(json.writeValueAsBytes(body(json, e)));
         } catch (com.fasterxml.jackson.core.JsonProcessingException ex) {
