@@ -46,7 +46,12 @@ final class ClientWatch implements AutoCloseable {
     }
 
     /** A watched request; close it when the request is answered. */
-    final class Watch implements AutoCloseable {
+    interface Registration extends AutoCloseable {
+        @Override
+        void close();
+    }
+
+    private final class Watch implements Registration {
         private final SocketChannel channel;
         private final Runnable onGone;
         private SelectionKey key; // selector thread only
@@ -98,7 +103,7 @@ final class ClientWatch implements AutoCloseable {
     }
 
     /** Watches the connection of {@code ctx}; {@code onGone} runs (once) if the client goes away. */
-    AutoCloseable watch(Context ctx, Runnable onGone) {
+    Registration watch(Context ctx, Runnable onGone) {
         SocketChannel channel = channelOf(ctx);
         if (channel == null || !running) return () -> { };
         Watch w = new Watch(channel, onGone);

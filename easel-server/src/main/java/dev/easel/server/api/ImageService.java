@@ -178,17 +178,13 @@ final class ImageService {
             metrics.rejected(Errors.toApi(e).code());
             throw e;
         }
-        try (AutoCloseable watch = clients.watch(ctx, () -> job.cancel("the client disconnected"))) {
+        try (ClientWatch.Registration watch = clients.watch(ctx, () -> job.cancel("the client disconnected"))) {
             if (p.stream()) {
                 job.result().whenComplete((r, e) -> events.add(r != null ? r : e));
                 stream(ctx, job, p, spec, edit, events);
             } else {
                 respond(ctx, job, await(job), p, spec);
             }
-        } catch (RuntimeException e) {
-            throw e;
-        } catch (Exception e) {
-            throw new IllegalStateException(e);
         }
     }
 
