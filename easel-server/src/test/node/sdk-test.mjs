@@ -1,6 +1,7 @@
 // Drives an Easel server with the official openai Node SDK, as a user of a hosted provider would.
 // Run by dev.easel.server.sdk.NodeSdkTest, which starts the server and passes:
-//   EASEL_BASE_URL, EASEL_MODEL, EASEL_KEY_FREE, EASEL_KEY_LIMITED (a key whose tier allows few requests per minute)
+//   EASEL_BASE_URL, EASEL_MODEL, EASEL_KEY_FREE, EASEL_KEY_PREMIUM,
+//   EASEL_KEY_LIMITED (a key whose tier allows few requests per minute); the server's queue holds one job
 import assert from 'node:assert/strict';
 import OpenAI, { toFile } from 'openai';
 
@@ -143,6 +144,45 @@ check('429 with Retry-After over the rate limit', async () => {
   }
   assert.ok(error instanceof OpenAI.RateLimitError, `expected RateLimitError, got ${error}`);
   assert.ok(Number(error.headers.get('retry-after')) >= 1);
+});
+
+check('503 with Retry-After at once when the queue is full', async () => {
+  // Two long jobs (raw fetch, aborted afterwards, which cancels them): one runs, one fills the queue (capacity 1).
+  const long = () => {
+    const controller = new AbortController();
+    const done = fetch(baseURL + '/images/generations', {
+      method: 'POST', signal: controller.signal,
+      headers: { 'Authorization': 'Bearer ' + process.env.EASEL_KEY_FREE, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ model, prompt: 'slow', size: '256x256', steps: 150 }),
+    }).catch(() => null);
+    return { controller, done };
+  };
+  const queueLength = async () => {
+    const text = await (await fetch(process.env.EASEL_BASE_URL + '/metrics')).text();
+    const line = text.split('\n').find((l) => l.startsWith('easel_queue_length'));
+    return Number(line.split(' ').pop());
+  };
+  const until = async (condition) => {
+    for (let i = 0; i < 3000 && !(await condition()); i++) await new Promise((r) => setTimeout(r, 10));
+  };
+  const running = long();
+  await new Promise((r) => setTimeout(r, 300));
+  await until(async () => (await queueLength()) === 0);
+  const waiting = long();
+  await until(async () => (await queueLength()) === 1);
+  const premium = new OpenAI({ baseURL, apiKey: process.env.EASEL_KEY_PREMIUM, maxRetries: 0 });
+  const t0 = Date.now();
+  try {
+    const e = await fails(premium.images.generate({ model, prompt: 'x', size: '64x64' }), OpenAI.InternalServerError, 503);
+    assert.ok(Date.now() - t0 < 2000, 'answered at once');
+    assert.equal(e.code, 'server_busy');
+    assert.ok(Number(e.headers.get('retry-after')) >= 1);
+  } finally {
+    running.controller.abort();
+    waiting.controller.abort();
+    await Promise.all([running.done, waiting.done]);
+    await until(async () => (await queueLength()) === 0);
+  }
 });
 
 let failed = 0;

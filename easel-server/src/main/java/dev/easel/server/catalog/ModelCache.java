@@ -157,8 +157,8 @@ public final class ModelCache implements AutoCloseable {
     /** The loader's message without the server's file system layout. */
     private static String clientMessage(Throwable e, Path weights) {
         String m = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
-        String abs = weights.toAbsolutePath().toString();
-        m = m.replace(abs, weights.getFileName().toString());
+        String name = weights.getFileName().toString();
+        m = m.replace(weights.toAbsolutePath().toString(), name).replace(weights.toString(), name);
         Path parent = weights.toAbsolutePath().getParent();
         if (parent != null) m = m.replace(parent + "/", "");
         return m;

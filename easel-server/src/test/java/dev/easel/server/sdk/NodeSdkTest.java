@@ -31,6 +31,7 @@ class NodeSdkTest {
                 .loader(new DiffusionPipelineLoader())
                 .set("limits.max-body-mb", "1")
                 .set("tiers.pro.requests-per-minute", "3")
+                .set("queue.capacity", "1")
                 .start()) {
             String limited = server.server.keys().create("limited", Tier.PRO, false).secret();
             ProcessBuilder pb = new ProcessBuilder("node", "sdk-test.mjs").directory(NODE_PROJECT.toFile()).redirectErrorStream(true);
@@ -38,6 +39,7 @@ class NodeSdkTest {
             pb.environment().put("EASEL_MODEL", "stable-diffusion-1.5");
             pb.environment().put("EASEL_KEY_FREE", server.free);
             pb.environment().put("EASEL_KEY_LIMITED", limited);
+            pb.environment().put("EASEL_KEY_PREMIUM", server.premium);
             Process p = pb.start();
             boolean done = p.waitFor(180, TimeUnit.SECONDS);
             String output = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
