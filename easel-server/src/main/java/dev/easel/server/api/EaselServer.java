@@ -116,7 +116,9 @@ public final class EaselServer implements AutoCloseable {
             c.jsonMapper(new JavalinJackson(json, true));
             c.requestLogger.http((ctx, ms) -> {
                 ApiKey key = ctx.attribute(Routes.KEY_ATTRIBUTE);
-                requestLog.info("{} {} {} {}ms key={}", ctx.method(), ctx.path(), ctx.statusCode(), Math.round(ms),
+                // image links are capabilities: their names stay out of the log
+                String path = ctx.path().startsWith("/files/images/") ? "/files/images/..." : ctx.path();
+                requestLog.info("{} {} {} {}ms key={}", ctx.method(), path, ctx.statusCode(), Math.round(ms),
                         key == null ? "-" : key.id());
             });
 

@@ -44,7 +44,7 @@ public record ServerConfig(
         }
     }
 
-    public record Queue(int capacity, int requestTimeoutSeconds, int maxBatchImages, int shutdownTimeoutSeconds) {
+    public record Queue(int capacity, int requestTimeoutSeconds, int shutdownTimeoutSeconds) {
     }
 
     public record Images(int urlTtlSeconds) {

@@ -16,7 +16,6 @@ import org.slf4j.LoggerFactory;
 
 import java.time.Clock;
 import java.time.Duration;
-import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.PriorityQueue;
@@ -332,9 +331,5 @@ public final class DeviceWorker implements AutoCloseable {
             if (i > 0 && steps[i] <= steps[i - 1]) steps[i] = steps[i - 1] + 1;
         }
         return steps;
-    }
-
-    public Instant now() {
-        return clock.instant();
     }
 }

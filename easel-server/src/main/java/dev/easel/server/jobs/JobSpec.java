@@ -28,8 +28,4 @@ public record JobSpec(
         Optional<Mask> mask,
         int partialImages,
         String user) {
-
-    public long pixels() {
-        return (long) width * height * n;
-    }
 }
