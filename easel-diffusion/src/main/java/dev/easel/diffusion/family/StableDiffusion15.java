@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import dev.easel.diffusion.convert.DetectedCheckpoint;
 import dev.easel.diffusion.convert.DiffusersFolder;
 import dev.easel.diffusion.convert.StableDiffusionSingleFile;
+import dev.easel.diffusion.model.ComponentLoader;
 import dev.easel.diffusion.model.clip.ClipTextConfig;
 import dev.easel.diffusion.model.clip.ClipTextEncoder;
 import dev.easel.diffusion.model.unet.UNetConfig;
@@ -51,18 +52,22 @@ public final class StableDiffusion15 {
             WeightSource text = file.textEncoder();
             WeightSource unet = file.unet();
             WeightSource vae = file.vae();
+            // Largest first: while a component loads, its weights are briefly held twice.
+            UNetDenoiser denoiser = add(built, new UNetDenoiser(ComponentLoader.inferConfig("unet", unet, UNetConfig::infer), unet, options));
+            VaeConfig vaeConfig = ComponentLoader.inferConfig("vae", vae,
+                    (names, shapes) -> VaeConfig.infer(names, shapes, VAE_SCALING, 0f));
+            VaeCodec codec = add(built, new VaeCodec(vaeConfig, vae, options));
             ClipTokenizer tokenizer = ClipTokenizer.bundled();
-            ClipTextEncoder clip = add(built, new ClipTextEncoder(tokenizer, tokenizer.eosId(),
-                    ClipTextConfig.infer(text.names(), n -> text.info(n).shape(), true), text, "text_encoder", options));
-            UNetDenoiser denoiser = add(built, new UNetDenoiser(UNetConfig.infer(unet.names(), n -> unet.info(n).shape()), unet, options));
-            VaeCodec codec = add(built, new VaeCodec(VaeConfig.infer(vae.names(), n -> vae.info(n).shape(), VAE_SCALING, 0f), vae, options));
-            // The file stays open: the VAE encoder is built from it on the first image-to-image request.
+            ClipTextConfig textConfig = ComponentLoader.inferConfig("text_encoder", text,
+                    (names, shapes) -> ClipTextConfig.infer(names, shapes, true));
+            ClipTextEncoder clip = add(built, new ClipTextEncoder(tokenizer, tokenizer.eosId(), textConfig, text, "text_encoder", options));
             return new DiffusionPipeline(FAMILY, new ClipConditioner(clip), denoiser, codec,
-                    samplers(SchedulerSettings.sd15(), SamplerKind.EULER), DEFAULTS, SIZE_MULTIPLE, List.of(file));
+                    samplers(SchedulerSettings.sd15(), SamplerKind.EULER), DEFAULTS, SIZE_MULTIPLE);
         } catch (RuntimeException e) {
             closeAll(built, e);
-            file.close();
             throw e;
+        } finally {
+            file.close();
         }
     }
 
@@ -70,6 +75,15 @@ public final class StableDiffusion15 {
         DiffusersFolder folder = DiffusersFolder.open(checkpoint.path());
         List<AutoCloseable> built = new ArrayList<>();
         try {
+            // Largest first: while a component loads, its weights are briefly held twice.
+            UNetDenoiser denoiser;
+            try (WeightSource unet = folder.weights("unet")) {
+                denoiser = add(built, new UNetDenoiser(UNetConfig.fromDiffusers(folder.config("unet")), unet, options));
+            }
+            VaeCodec codec;
+            try (WeightSource vae = folder.weights("vae")) {
+                codec = add(built, new VaeCodec(VaeConfig.fromDiffusers(folder.config("vae")), vae, options));
+            }
             ClipTokenizer tokenizer = Files.isDirectory(folder.dir().resolve("tokenizer"))
                     ? ClipTokenizer.fromDiffusersFolder(folder.dir().resolve("tokenizer")) : ClipTokenizer.bundled();
             ClipTextEncoder clip;
@@ -77,14 +91,8 @@ public final class StableDiffusion15 {
                 clip = add(built, new ClipTextEncoder(tokenizer, tokenizer.padId(),
                         ClipTextConfig.fromHuggingFace(folder.config("text_encoder"), false), text, "text_encoder", options));
             }
-            UNetDenoiser denoiser;
-            try (WeightSource unet = folder.weights("unet")) {
-                denoiser = add(built, new UNetDenoiser(UNetConfig.fromDiffusers(folder.config("unet")), unet, options));
-            }
-            WeightSource vae = add(built, folder.weights("vae"));
-            VaeCodec codec = add(built, new VaeCodec(VaeConfig.fromDiffusers(folder.config("vae")), vae, options));
             return new DiffusionPipeline(FAMILY, new ClipConditioner(clip), denoiser, codec,
-                    samplers(folder), DEFAULTS, SIZE_MULTIPLE, List.of(vae));
+                    samplers(folder), DEFAULTS, SIZE_MULTIPLE);
         } catch (RuntimeException e) {
             closeAll(built, e);
             throw e;

@@ -25,7 +25,7 @@ public final class Pipelines {
         DetectedCheckpoint detected = CheckpointInspector.inspect(checkpoint);
         return switch (detected.family()) {
             case SD15 -> StableDiffusion15.load(detected, options);
-            case SDXL, FLUX -> throw new UnsupportedCheckpointException(checkpoint, "a " + detected.family()
+            case SDXL, FLUX -> throw new UnsupportedCheckpointException(checkpoint, "a " + detected.family().displayName()
                     + " checkpoint (" + detected.reason() + "); this build of Easel runs Stable Diffusion 1.x only");
         };
     }

@@ -33,8 +33,8 @@ public final class GraphBuilder {
     private static final int FLOAT = TensorProto.DataType.FLOAT_VALUE;
     private static final int INT64 = TensorProto.DataType.INT64_VALUE;
 
-    /** The location every weight declaration names; never read (see {@link dev.easel.engine.runtime.OnnxModel}). */
-    public static final String UNBOUND_WEIGHTS_FILE = "bound-by-name-at-session-creation";
+    /** The location a weight declaration names until a session binds it (see {@link dev.easel.engine.runtime.OnnxModel}). */
+    public static final String UNBOUND_WEIGHTS_FILE = "unbound";
 
     private final GraphProto.Builder graph = GraphProto.newBuilder();
     private final Map<String, long[]> weights = new LinkedHashMap<>();
@@ -70,8 +70,8 @@ public final class GraphBuilder {
     public Value weight(String name, long... shape) {
         long[] previous = weights.putIfAbsent(name, shape.clone());
         if (previous == null) {
-            // Declared as external data so ONNX Runtime knows shape and type without the bytes; the session
-            // supplies the real tensor by name (addExternalInitializers) before the graph is optimised.
+            // Declared as external data: shape and type without the bytes. OnnxModel points the declaration
+            // at the converted data when it creates the session.
             TensorProto.Builder declared = TensorProto.newBuilder().setName(name).setDataType(FLOAT)
                     .setDataLocation(TensorProto.DataLocation.EXTERNAL)
                     .addExternalData(entry("location", UNBOUND_WEIGHTS_FILE))

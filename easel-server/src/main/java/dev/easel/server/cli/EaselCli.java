@@ -20,6 +20,7 @@ public final class EaselCli {
             commandLine.getErr().println("error: " + CliErrors.describe(e));
             return 2;
         });
+        cli.setParameterExceptionHandler(CliErrors::parameterError);
         return cli;
     }
 }
