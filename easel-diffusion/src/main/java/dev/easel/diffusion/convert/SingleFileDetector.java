@@ -1,6 +1,7 @@
 package dev.easel.diffusion.convert;
 
 import dev.easel.engine.weights.TensorInfo;
+import dev.easel.engine.weights.WeightsException;
 
 import java.nio.file.Path;
 import java.util.Collection;
@@ -44,7 +45,7 @@ final class SingleFileDetector {
         }
         Optional<String> fluxPrefix = prefixOf("double_blocks.");
         if (fluxPrefix.isPresent()) return flux(fluxPrefix.get());
-        if (tensors.containsKey(CONV_IN)) return ldmUNet();
+        if (tensors.containsKey(CONV_IN) || anyStartsWith(UNET + "input_blocks.")) return ldmUNet();
         if (tensors.containsKey("encoder.conv_in.weight") && tensors.containsKey("decoder.conv_in.weight")) {
             throw unsupported("a standalone VAE (encoder.*/decoder.* only), not a denoising model; "
                     + "name it as the VAE of a model instead");
@@ -69,7 +70,16 @@ final class SingleFileDetector {
     }
 
     private DetectedCheckpoint ldmUNet() {
-        long inChannels = tensors.get(CONV_IN).dim(1);
+        TensorInfo convIn = tensors.get(CONV_IN);
+        if (convIn == null) {
+            throw WeightsException.forTensor(path, CONV_IN, "is missing: the UNet (" + UNET
+                    + "input_blocks.*) has no input convolution; the checkpoint is incomplete or damaged");
+        }
+        if (convIn.rank() != 4) {
+            throw WeightsException.forTensor(path, CONV_IN, "has shape " + java.util.Arrays.toString(convIn.shape())
+                    + ", expected a convolution weight [channels, in_channels, 3, 3]; the checkpoint is damaged");
+        }
+        long inChannels = convIn.dim(1);
         boolean labelEmbedding = anyStartsWith(UNET + "label_emb.");
         if (labelEmbedding) return sdxl(inChannels);
         boolean openClip = anyStartsWith("cond_stage_model.model.");

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import dev.easel.diffusion.convert.DetectedCheckpoint;
 import dev.easel.diffusion.convert.DiffusersFolder;
 import dev.easel.diffusion.convert.StableDiffusionSingleFile;
+import dev.easel.diffusion.model.ComponentLoader;
 import dev.easel.diffusion.model.clip.ClipTextConfig;
 import dev.easel.diffusion.model.clip.ClipTextEncoder;
 import dev.easel.diffusion.model.unet.UNetConfig;
@@ -51,18 +52,22 @@ public final class StableDiffusion15 {
             WeightSource text = file.textEncoder();
             WeightSource unet = file.unet();
             WeightSource vae = file.vae();
+            // Largest first: while a component loads, its weights are briefly held twice.
+            UNetDenoiser denoiser = add(built, new UNetDenoiser(ComponentLoader.inferConfig("unet", unet, UNetConfig::infer), unet, options));
+            VaeConfig vaeConfig = ComponentLoader.inferConfig("vae", vae,
+                    (names, shapes) -> VaeConfig.infer(names, shapes, VAE_SCALING, 0f));
+            VaeCodec codec = add(built, new VaeCodec(vaeConfig, vae, options));
             ClipTokenizer tokenizer = ClipTokenizer.bundled();
-            ClipTextEncoder clip = Cleanup.track(built, new ClipTextEncoder(tokenizer, tokenizer.eosId(),
-                    ClipTextConfig.infer(text.names(), n -> text.info(n).shape(), true), text, "text_encoder", options));
-            UNetDenoiser denoiser = Cleanup.track(built, new UNetDenoiser(UNetConfig.infer(unet.names(), n -> unet.info(n).shape()), unet, options));
-            VaeCodec codec = Cleanup.track(built, new VaeCodec(VaeConfig.infer(vae.names(), n -> vae.info(n).shape(), VAE_SCALING, 0f), vae, options));
-            // The file stays open: the VAE encoder is built from it on the first image-to-image request.
+            ClipTextConfig textConfig = ComponentLoader.inferConfig("text_encoder", text,
+                    (names, shapes) -> ClipTextConfig.infer(names, shapes, true));
+            ClipTextEncoder clip = add(built, new ClipTextEncoder(tokenizer, tokenizer.eosId(), textConfig, text, "text_encoder", options));
             return new DiffusionPipeline(FAMILY, new ClipConditioner(clip), denoiser, codec,
-                    samplers(SchedulerSettings.sd15(), SamplerKind.EULER), DEFAULTS, SIZE_MULTIPLE, List.of(file));
+                    samplers(SchedulerSettings.sd15(), SamplerKind.EULER), DEFAULTS, SIZE_MULTIPLE);
         } catch (RuntimeException e) {
-            Cleanup.closeAll(built, e);
-            file.close();
+            closeAll(built, e);
             throw e;
+        } finally {
+            file.close();
         }
     }
 
@@ -70,23 +75,26 @@ public final class StableDiffusion15 {
         DiffusersFolder folder = DiffusersFolder.open(checkpoint.path());
         List<AutoCloseable> built = new ArrayList<>();
         try {
+            // Largest first: while a component loads, its weights are briefly held twice.
+            UNetDenoiser denoiser;
+            try (WeightSource unet = folder.weights("unet")) {
+                denoiser = add(built, new UNetDenoiser(UNetConfig.fromDiffusers(folder.config("unet")), unet, options));
+            }
+            VaeCodec codec;
+            try (WeightSource vae = folder.weights("vae")) {
+                codec = add(built, new VaeCodec(VaeConfig.fromDiffusers(folder.config("vae")), vae, options));
+            }
             ClipTokenizer tokenizer = Files.isDirectory(folder.dir().resolve("tokenizer"))
                     ? ClipTokenizer.fromDiffusersFolder(folder.dir().resolve("tokenizer")) : ClipTokenizer.bundled();
             ClipTextEncoder clip;
             try (WeightSource text = folder.weights("text_encoder")) {
-                clip = Cleanup.track(built, new ClipTextEncoder(tokenizer, tokenizer.padId(),
+                clip = add(built, new ClipTextEncoder(tokenizer, tokenizer.padId(),
                         ClipTextConfig.fromHuggingFace(folder.config("text_encoder"), false), text, "text_encoder", options));
             }
-            UNetDenoiser denoiser;
-            try (WeightSource unet = folder.weights("unet")) {
-                denoiser = Cleanup.track(built, new UNetDenoiser(UNetConfig.fromDiffusers(folder.config("unet")), unet, options));
-            }
-            WeightSource vae = Cleanup.track(built, folder.weights("vae"));
-            VaeCodec codec = Cleanup.track(built, new VaeCodec(VaeConfig.fromDiffusers(folder.config("vae")), vae, options));
             return new DiffusionPipeline(FAMILY, new ClipConditioner(clip), denoiser, codec,
-                    samplers(folder), DEFAULTS, SIZE_MULTIPLE, List.of(vae));
+                    samplers(folder), DEFAULTS, SIZE_MULTIPLE);
         } catch (RuntimeException e) {
-            Cleanup.closeAll(built, e);
+            closeAll(built, e);
             throw e;
         }
     }
@@ -117,5 +125,20 @@ public final class StableDiffusion15 {
      */
     private static Function<SamplerKind, SchedulerSettings> samplers(SchedulerSettings configured, SamplerKind configuredKind) {
         return kind -> kind == configuredKind ? configured : configured.withSpacing(null);
+    }
+
+    private static <T extends AutoCloseable> T add(List<AutoCloseable> built, T item) {
+        built.add(item);
+        return item;
+    }
+
+    private static void closeAll(List<AutoCloseable> built, RuntimeException failure) {
+        for (AutoCloseable c : built.reversed()) {
+            try {
+                c.close();
+            } catch (Exception suppressed) {
+                failure.addSuppressed(suppressed);
+            }
+        }
     }
 }

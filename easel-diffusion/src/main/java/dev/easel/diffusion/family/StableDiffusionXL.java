@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import dev.easel.diffusion.convert.DetectedCheckpoint;
 import dev.easel.diffusion.convert.DiffusersFolder;
 import dev.easel.diffusion.convert.StableDiffusionXLSingleFile;
+import dev.easel.diffusion.model.ComponentLoader;
 import dev.easel.diffusion.model.clip.ClipTextConfig;
 import dev.easel.diffusion.model.clip.ClipTextEncoder;
 import dev.easel.diffusion.model.unet.UNetConfig;
@@ -19,6 +20,7 @@ import dev.easel.diffusion.scheduler.TimestepSpacing;
 import dev.easel.diffusion.tokenizer.ClipTokenizer;
 import dev.easel.engine.runtime.RuntimeOptions;
 import dev.easel.engine.weights.WeightSource;
+import dev.easel.engine.weights.WeightsException;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -33,7 +35,9 @@ import java.util.regex.Pattern;
  * Stable Diffusion XL: CLIP-L and OpenCLIP-G conditioning ({@link DualClipConditioner}), the SDXL UNet (linear
  * transformer projections, 64 channels per head, transformer depth per level, the added text/time embedding)
  * and the KL VAE scaled by 0.13025. Loads single-file (SGM) checkpoints and diffusers folders onto the same
- * canonical names; image-to-image and masked edits run on the ordinary 4-channel UNet.
+ * canonical names; image-to-image and masked edits run on the ordinary 4-channel UNet. Large images are decoded in
+ * blended tiles ({@link dev.easel.diffusion.model.vae.VaeTiling#DEFAULT}: above 96x96 latents, so SDXL's own
+ * 1024x1024 is tiled).
  *
  * <p>Defaults. A checkpoint cannot say whether it is a base model or a step-distilled one, so an SDXL base recipe
  * applies (1024x1024, 30 Euler steps, guidance 5) unless the file or folder name says "lightning": SDXL
@@ -180,17 +184,18 @@ public final class StableDiffusionXL {
             WeightSource g = file.textEncoder2();
             WeightSource unet = file.unet();
             WeightSource vae = file.vae();
-            ClipTextConfig clipL = ClipTextConfig.infer(l.names(), n -> l.info(n).shape(), true);
-            ClipTextConfig clipG = ClipTextConfig.infer(g.names(), n -> g.info(n).shape(), false);
+            ClipTextConfig clipL = ComponentLoader.inferConfig("text_encoder", l, (names, shapes) -> ClipTextConfig.infer(names, shapes, true));
+            ClipTextConfig clipG = ComponentLoader.inferConfig("text_encoder_2", g, (names, shapes) -> ClipTextConfig.infer(names, shapes, false));
             if (clipG.projectionDim() <= 0) {
-                throw new dev.easel.engine.weights.WeightsException(path + ": the OpenCLIP text encoder has no text_projection");
+                throw new WeightsException(path + ": text_encoder_2 weights are incomplete: the OpenCLIP text encoder has no "
+                        + StableDiffusionXLSingleFile.TEXT_ENCODER_2_PREFIX + "text_projection (needed for the pooled text embedding)");
             }
             ClipTokenizer tokenizer = ClipTokenizer.bundled();
             ModelDefaults defaults = defaultsFor(path);
             SchedulerSettings settings = SchedulerSettings.sdxl();
             return new Parts(tokenizer, tokenizer.withPadToken("!"), clipL, clipG,
-                    UNetConfig.infer(unet.names(), n -> unet.info(n).shape(), clipG.projectionDim()),
-                    VaeConfig.infer(vae.names(), n -> vae.info(n).shape(), VAE_SCALING, 0f),
+                    ComponentLoader.inferConfig("unet", unet, (names, shapes) -> UNetConfig.infer(names, shapes, clipG.projectionDim())),
+                    ComponentLoader.inferConfig("vae", vae, (names, shapes) -> VaeConfig.infer(names, shapes, VAE_SCALING, 0f)),
                     kind -> settings, defaults,
                     component -> switch (component) {
                         case "text_encoder" -> l;
@@ -239,35 +244,47 @@ public final class StableDiffusionXL {
         });
     }
 
-    /** Loads the pipeline: text encoders, UNet and VAE decoder now, the VAE encoder on the first image-to-image request. */
+    /**
+     * Loads the pipeline: UNet, VAE (both halves) and text encoders, largest first, as while a component loads its
+     * weights are briefly held twice. The checkpoint is closed once they are loaded.
+     */
     public static DiffusionPipeline load(DetectedCheckpoint checkpoint, RuntimeOptions options) {
-        Parts parts = open(checkpoint);
         List<AutoCloseable> built = new ArrayList<>();
-        try {
-            ClipTextEncoder clipL;
-            try (WeightSource w = parts.weights("text_encoder")) {
-                clipL = Cleanup.track(built, new ClipTextEncoder(parts.tokenizer(), parts.tokenizer().padId(),
-                        parts.textEncoder(), w, "text_encoder", options));
+        try (Parts parts = open(checkpoint)) {
+            UNetDenoiser denoiser;
+            try (WeightSource w = parts.weights("unet")) {
+                denoiser = add(built, new UNetDenoiser(parts.unet(), w, options));
             }
             ClipTextEncoder clipG;
             try (WeightSource w = parts.weights("text_encoder_2")) {
-                clipG = Cleanup.track(built, new ClipTextEncoder(parts.tokenizer2(), parts.tokenizer2().padId(),
+                clipG = add(built, new ClipTextEncoder(parts.tokenizer2(), parts.tokenizer2().padId(),
                         parts.textEncoder2(), w, "text_encoder_2", options));
             }
-            UNetDenoiser denoiser;
-            try (WeightSource w = parts.weights("unet")) {
-                denoiser = Cleanup.track(built, new UNetDenoiser(parts.unet(), w, options));
+            ClipTextEncoder clipL;
+            try (WeightSource w = parts.weights("text_encoder")) {
+                clipL = add(built, new ClipTextEncoder(parts.tokenizer(), parts.tokenizer().padId(),
+                        parts.textEncoder(), w, "text_encoder", options));
             }
-            // The VAE weights stay open: the encoder is built from them on the first image-to-image request.
-            WeightSource vae = Cleanup.track(built, parts.weights("vae"));
-            VaeCodec codec = Cleanup.track(built, new VaeCodec(parts.vae(), vae, options));
-            DualClipConditioner conditioner = new DualClipConditioner(clipL, clipG);
-            return new DiffusionPipeline(FAMILY, conditioner, denoiser, codec, parts.samplers(), parts.defaults(),
-                    SIZE_MULTIPLE, List.of(vae, parts));
+            VaeCodec codec;
+            try (WeightSource w = parts.weights("vae")) {
+                codec = add(built, new VaeCodec(parts.vae(), w, options));
+            }
+            return new DiffusionPipeline(FAMILY, new DualClipConditioner(clipL, clipG), denoiser, codec, parts.samplers(),
+                    parts.defaults(), SIZE_MULTIPLE);
         } catch (RuntimeException e) {
-            Cleanup.closeAll(built, e);
-            parts.close();
+            for (AutoCloseable c : built.reversed()) {
+                try {
+                    c.close();
+                } catch (Exception suppressed) {
+                    e.addSuppressed(suppressed);
+                }
+            }
             throw e;
         }
+    }
+
+    private static <T extends AutoCloseable> T add(List<AutoCloseable> built, T item) {
+        built.add(item);
+        return item;
     }
 }

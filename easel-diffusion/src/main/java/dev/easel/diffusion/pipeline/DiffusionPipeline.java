@@ -35,15 +35,12 @@ public final class DiffusionPipeline implements ImagePipeline {
     private final Function<SamplerKind, SchedulerSettings> schedulerSettings;
     private final ModelDefaults defaults;
     private final int sizeMultiple;
-    private final List<AutoCloseable> resources;
 
     /**
      * @param schedulerSettings the family's training schedule as each sampler runs it
-     * @param resources what the components still read from (checkpoint files), closed with the pipeline
      */
     public DiffusionPipeline(String family, PromptConditioner conditioner, Denoiser denoiser, VaeCodec vae,
-                             Function<SamplerKind, SchedulerSettings> schedulerSettings, ModelDefaults defaults, int sizeMultiple,
-                             List<AutoCloseable> resources) {
+                             Function<SamplerKind, SchedulerSettings> schedulerSettings, ModelDefaults defaults, int sizeMultiple) {
         this.family = family;
         this.conditioner = conditioner;
         this.denoiser = denoiser;
@@ -51,7 +48,6 @@ public final class DiffusionPipeline implements ImagePipeline {
         this.schedulerSettings = schedulerSettings;
         this.defaults = defaults;
         this.sizeMultiple = sizeMultiple;
-        this.resources = List.copyOf(resources);
     }
 
     @Override
@@ -84,7 +80,13 @@ public final class DiffusionPipeline implements ImagePipeline {
                 conditioner.condition(r.prompt(), r.negativePrompt(), n, guidance, r.width(), r.height(), trace);
         float strength = r.initImage().isPresent() ? r.strength() : 1f;
         SamplerKind sampler = SamplerKind.parse(r.sampler());
-        Scheduler scheduler = Schedulers.create(sampler, schedulerSettings.apply(sampler), r.steps(), strength);
+        Scheduler scheduler;
+        try {
+            scheduler = Schedulers.create(sampler, schedulerSettings.apply(sampler), r.steps(), strength);
+        } catch (IllegalArgumentException e) {
+            // steps and strength are checked above: what is left is a sampler this model cannot run
+            throw new InvalidRequestException("sampler", e.getMessage());
+        }
         long[] latentShape = {n, vae.config().latentChannels(), r.height() / LATENT_SCALE, r.width() / LATENT_SCALE};
 
         FloatTensor latents;
@@ -206,10 +208,16 @@ public final class DiffusionPipeline implements ImagePipeline {
                         + " but the image is " + r.width() + "x" + r.height());
             }
         }
+        SamplerKind kind;
         try {
-            SamplerKind.parse(r.sampler());
+            kind = SamplerKind.parse(r.sampler());
         } catch (IllegalArgumentException e) {
             throw new InvalidRequestException("sampler", e.getMessage());
+        }
+        int trainSteps = schedulerSettings.apply(kind).trainSteps();
+        if (r.steps() > trainSteps) {
+            throw new InvalidRequestException("steps", "steps must be at most " + trainSteps
+                    + " (the model's training timesteps), got " + r.steps());
         }
     }
 
@@ -233,12 +241,5 @@ public final class DiffusionPipeline implements ImagePipeline {
         conditioner.close();
         denoiser.close();
         vae.close();
-        for (AutoCloseable r : resources) {
-            try {
-                r.close();
-            } catch (Exception e) {
-                throw new IllegalStateException("closing " + r + " failed", e);
-            }
-        }
     }
 }

@@ -27,7 +27,7 @@ public final class Pipelines {
         return switch (detected.family()) {
             case SD15 -> StableDiffusion15.load(detected, options);
             case SDXL -> StableDiffusionXL.load(detected, options);
-            case FLUX -> throw new UnsupportedCheckpointException(checkpoint, "a " + detected.family()
+            case FLUX -> throw new UnsupportedCheckpointException(checkpoint, "a " + detected.family().displayName()
                     + " checkpoint (" + detected.reason() + "); this build of Easel runs Stable Diffusion 1.x and SDXL");
         };
     }

@@ -60,7 +60,7 @@ public enum SamplerKind {
     public static String acceptedNames() {
         List<String> parts = new ArrayList<>();
         for (SamplerKind kind : values()) {
-            parts.add(kind.apiName + " (also " + String.join(", ", kind.aliases) + ")");
+            parts.add(kind.aliases.isEmpty() ? kind.apiName : kind.apiName + " (also " + String.join(", ", kind.aliases) + ")");
         }
         return String.join("; ", parts);
     }

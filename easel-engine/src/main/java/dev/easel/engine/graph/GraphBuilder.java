@@ -33,8 +33,8 @@ public final class GraphBuilder {
     private static final int FLOAT = TensorProto.DataType.FLOAT_VALUE;
     private static final int INT64 = TensorProto.DataType.INT64_VALUE;
 
-    /** The location every weight declaration names; never read (see {@link dev.easel.engine.runtime.OnnxModel}). */
-    public static final String UNBOUND_WEIGHTS_FILE = "bound-by-name-at-session-creation";
+    /** The location a weight declaration names until a session binds it (see {@link dev.easel.engine.runtime.OnnxModel}). */
+    public static final String UNBOUND_WEIGHTS_FILE = "unbound";
 
     private final GraphProto.Builder graph = GraphProto.newBuilder();
     private final Map<String, long[]> weights = new LinkedHashMap<>();
@@ -70,8 +70,8 @@ public final class GraphBuilder {
     public Value weight(String name, long... shape) {
         long[] previous = weights.putIfAbsent(name, shape.clone());
         if (previous == null) {
-            // Declared as external data so ONNX Runtime knows shape and type without the bytes; the session
-            // supplies the real tensor by name (addExternalInitializers) before the graph is optimised.
+            // Declared as external data: shape and type without the bytes. OnnxModel points the declaration
+            // at the converted data when it creates the session.
             TensorProto.Builder declared = TensorProto.newBuilder().setName(name).setDataType(FLOAT)
                     .setDataLocation(TensorProto.DataLocation.EXTERNAL)
                     .addExternalData(entry("location", UNBOUND_WEIGHTS_FILE))
@@ -225,6 +225,19 @@ public final class GraphBuilder {
         Value y = op("Gemm", inputs, "transB", 1L);
         Value leading = op("Shape", List.of(x), "end", -1L);
         return reshapeLike(y, concat(0, leading, constantLongs(out)));
+    }
+
+    /**
+     * Several bias-free linear layers of the same input as one GEMM over their concatenated weights
+     * (e.g. attention's q, k, v: one wide product runs faster than three narrow ones), split again.
+     */
+    public Value[] fusedLinear(Value x, long in, long out, String... prefixes) {
+        Value[] weights = new Value[prefixes.length];
+        for (int i = 0; i < prefixes.length; i++) weights[i] = weight(prefixes[i] + ".weight", out, in);
+        Value y = op("Gemm", List.of(reshape(x, -1, in), concat(0, weights)), "transB", 1L);
+        Value leading = op("Shape", List.of(x), "end", -1L);
+        Value shaped = reshapeLike(y, concat(0, leading, constantLongs(out * prefixes.length)));
+        return split(shaped, -1, prefixes.length);
     }
 
     public Value conv2d(Value x, String prefix, long in, long out, int kernel, int stride, int padding) {

@@ -57,6 +57,11 @@ public final class RenamedWeights implements WeightSource {
         }
     }
 
+    /** The source this view renames (e.g. the whole checkpoint file). */
+    public WeightSource base() {
+        return base;
+    }
+
     /** The base's name for one of this view's names. */
     public String originalName(String name) {
         String original = originals.get(name);

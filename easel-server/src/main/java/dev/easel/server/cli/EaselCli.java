@@ -6,7 +6,7 @@ import picocli.CommandLine.Command;
 /** The {@code easel} command. */
 @Command(name = "easel", mixinStandardHelpOptions = true, version = "easel 0.1.0",
         description = "Self-hosted, OpenAI-compatible image generation.",
-        subcommands = {GenerateCommand.class, BenchCommand.class})
+        subcommands = {ServeCommand.class, KeysCommand.class, GenerateCommand.class, BenchCommand.class})
 public final class EaselCli {
 
     public static void main(String[] args) {
@@ -20,6 +20,7 @@ public final class EaselCli {
             commandLine.getErr().println("error: " + CliErrors.describe(e));
             return 2;
         });
+        cli.setParameterExceptionHandler(CliErrors::parameterError);
         return cli;
     }
 }

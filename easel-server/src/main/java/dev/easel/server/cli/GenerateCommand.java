@@ -7,6 +7,7 @@ import dev.easel.diffusion.pipeline.GenerationRequest;
 import dev.easel.diffusion.pipeline.ImagePipeline;
 import dev.easel.diffusion.pipeline.ModelDefaults;
 import dev.easel.diffusion.pipeline.Pipelines;
+import dev.easel.diffusion.scheduler.SamplerKind;
 import dev.easel.engine.runtime.RuntimeOptions;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -14,9 +15,12 @@ import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
 
+import java.io.PrintWriter;
+import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Locale;
 import java.util.Optional;
 import java.util.concurrent.Callable;
 import java.util.concurrent.ThreadLocalRandom;
@@ -73,26 +77,39 @@ public final class GenerateCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
+        // Everything that can be checked without the model is checked first: loading a real one takes a while.
         checkArguments();
+        int[] requested = size == null ? null : parseSize(size);
+        Optional<RgbImage> source = Optional.ofNullable(image).map(file -> readImage("--image", file));
+        Optional<Mask> maskImage = Optional.ofNullable(mask).map(this::readMask);
+        checkSizes(requested, source, maskImage);
+
         RuntimeOptions options = threads == null ? RuntimeOptions.defaults() : RuntimeOptions.defaults().withThreads(threads);
+        PrintWriter err = spec.commandLine().getErr();
         long start = System.nanoTime();
         try (ImagePipeline pipeline = Pipelines.load(model, options)) {
             ModelDefaults d = pipeline.defaults();
-            int[] wh = size == null
-                    ? new int[]{image != null ? -1 : d.width(), image != null ? -1 : d.height()}
-                    : parseSize(size);
-            Optional<RgbImage> source = Optional.ofNullable(image).map(ImageCodec::read);
-            int width = wh[0] > 0 ? wh[0] : source.map(RgbImage::width).orElse(d.width());
-            int height = wh[1] > 0 ? wh[1] : source.map(RgbImage::height).orElse(d.height());
-            Optional<Mask> maskImage = Optional.ofNullable(mask).map(ImageCodec::readMask);
+            int width = requested != null ? requested[0] : source.map(RgbImage::width).orElse(d.width());
+            int height = requested != null ? requested[1] : source.map(RgbImage::height).orElse(d.height());
+            int multiple = pipeline.sizeMultiple();
+            if (requested == null && source.isPresent() && (width % multiple != 0 || height % multiple != 0)) {
+                throw new ParameterException(spec.commandLine(), "--image is " + width + "x" + height + "; " + pipeline.family()
+                        + " needs sides that are multiples of " + multiple + " (crop or resize the image)");
+            }
             long usedSeed = seed != null ? seed : ThreadLocalRandom.current().nextLong(0, 1L << 32);
             GenerationRequest request = new GenerationRequest(prompt, negativePrompt, width, height,
                     steps != null ? steps : d.steps(), guidance != null ? guidance : d.guidanceScale(),
                     sampler != null ? sampler : d.sampler(), usedSeed, count, source, strength, maskImage);
-            spec.commandLine().getErr().printf("loaded %s (%s) in %.1f s; seed %d%n", model.getFileName(),
+            err.printf("loaded %s (%s) in %.1f s; seed %d%n", model.getFileName(),
                     pipeline.family(), (System.nanoTime() - start) / 1e9, usedSeed);
-            ProgressBar bar = new ProgressBar(spec.commandLine().getErr());
-            List<RgbImage> images = pipeline.generate(request, bar::onStep);
+            ProgressBar bar = new ProgressBar(err);
+            List<RgbImage> images;
+            try {
+                images = pipeline.generate(request, bar::onStep);
+            } catch (RuntimeException e) {
+                bar.abort();
+                throw e;
+            }
             bar.finish();
             for (int i = 0; i < images.size(); i++) {
                 Path file = outputFile(i);
@@ -104,23 +121,67 @@ public final class GenerateCommand implements Callable<Integer> {
     }
 
     private void checkArguments() {
-        if (!Files.exists(model)) throw new ParameterException(spec.commandLine(), "--model: no such file or folder: " + model);
-        if (image != null && !Files.isRegularFile(image)) throw new ParameterException(spec.commandLine(), "--image: no such file: " + image);
-        if (mask != null && !Files.isRegularFile(mask)) throw new ParameterException(spec.commandLine(), "--mask: no such file: " + mask);
-        if (mask != null && image == null) throw new ParameterException(spec.commandLine(), "--mask needs --image");
-        if (steps != null && steps < 1) throw new ParameterException(spec.commandLine(), "--steps must be at least 1, got " + steps);
-        if (!(strength >= 0f && strength <= 1f)) throw new ParameterException(spec.commandLine(), "--strength must be within [0, 1], got " + strength);
-        if (count < 1) throw new ParameterException(spec.commandLine(), "-n must be at least 1, got " + count);
+        if (!Files.exists(model)) throw bad("--model: no such file or folder: " + model);
+        if (image != null && !Files.isRegularFile(image)) throw bad("--image: no such file: " + image);
+        if (mask != null && !Files.isRegularFile(mask)) throw bad("--mask: no such file: " + mask);
+        if (mask != null && image == null) throw bad("--mask needs --image (the picture whose masked area is repainted)");
+        if (steps != null && steps < 1) throw bad("--steps must be at least 1, got " + steps);
+        if (!(strength >= 0f && strength <= 1f)) throw bad("--strength must be within [0, 1], got " + strength);
+        if (guidance != null && !Float.isFinite(guidance)) throw bad("--guidance must be a finite number, got " + guidance);
+        if (count < 1) throw bad("-n must be at least 1, got " + count);
+        if (threads != null && threads < 1) throw bad("--threads must be at least 1, got " + threads);
         if (size != null) {
             int[] wh = parseSize(size);
-            if (wh[0] % 8 != 0 || wh[1] % 8 != 0) {
-                throw new ParameterException(spec.commandLine(), "--size must be a multiple of 8 in both dimensions, got " + size);
+            if (wh[0] % 8 != 0 || wh[1] % 8 != 0) throw bad("--size must be a multiple of 8 in both dimensions, got " + size);
+        }
+        if (sampler != null) {
+            try {
+                SamplerKind.parse(sampler);
+            } catch (IllegalArgumentException e) {
+                throw bad("--sampler: " + e.getMessage());
             }
+        }
+        Path folder = output.toAbsolutePath().getParent();
+        if (Files.isDirectory(output)) throw bad("-o: " + output + " is a folder; give a file name such as " + output.resolve("out.png"));
+        if (folder != null && !Files.isDirectory(folder)) throw bad("-o: no such folder: " + folder);
+    }
+
+    /** Source, mask and requested size must agree; the model's own size rule is checked once it is loaded. */
+    private void checkSizes(int[] requested, Optional<RgbImage> source, Optional<Mask> maskImage) {
+        if (source.isEmpty()) return;
+        RgbImage src = source.get();
+        if (requested != null && (requested[0] != src.width() || requested[1] != src.height())) {
+            throw bad("--image is " + src.width() + "x" + src.height() + " but --size is " + size
+                    + "; leave --size out to use the image's size");
+        }
+        if (maskImage.isPresent() && (maskImage.get().width() != src.width() || maskImage.get().height() != src.height())) {
+            throw bad("--mask is " + maskImage.get().width() + "x" + maskImage.get().height() + " but --image is "
+                    + src.width() + "x" + src.height() + "; they must be the same size");
         }
     }
 
+    private RgbImage readImage(String option, Path file) {
+        try {
+            return ImageCodec.read(file);
+        } catch (IllegalArgumentException | UncheckedIOException e) {
+            throw bad(option + ": " + CliErrors.describe(e));
+        }
+    }
+
+    private Mask readMask(Path file) {
+        try {
+            return ImageCodec.readMask(file);
+        } catch (IllegalArgumentException | UncheckedIOException e) {
+            throw bad("--mask: " + CliErrors.describe(e));
+        }
+    }
+
+    private ParameterException bad(String message) {
+        return new ParameterException(spec.commandLine(), message);
+    }
+
     private int[] parseSize(String text) {
-        String[] parts = text.toLowerCase().split("x");
+        String[] parts = text.toLowerCase(Locale.ROOT).split("x", -1);
         try {
             if (parts.length == 2) {
                 int w = Integer.parseInt(parts[0].trim());
@@ -130,7 +191,7 @@ public final class GenerateCommand implements Callable<Integer> {
         } catch (NumberFormatException ignored) {
             // reported below
         }
-        throw new ParameterException(spec.commandLine(), "--size must look like 512x512, got " + text);
+        throw bad("--size must be WIDTHxHEIGHT in pixels, e.g. 512x512, got " + text);
     }
 
     private Path outputFile(int index) {

@@ -34,6 +34,14 @@ final class ProgressBar {
         }
     }
 
+    /** Ends the bar's line when a generation fails part way, so that the error starts on a line of its own. */
+    void abort() {
+        if (drawn) {
+            out.println();
+            out.flush();
+        }
+    }
+
     private static String formatSeconds(double s) {
         long total = Math.round(s);
         return total >= 60 ? String.format("%dm%02ds", total / 60, total % 60) : String.format("%.1fs", s);

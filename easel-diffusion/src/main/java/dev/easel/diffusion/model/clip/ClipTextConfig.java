@@ -4,6 +4,8 @@ import com.fasterxml.jackson.databind.JsonNode;
 
 import java.util.Set;
 import java.util.function.Function;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /**
  * A CLIP text transformer (HF CLIPTextModel naming; OpenCLIP single-file weights are renamed onto it).
@@ -22,12 +24,21 @@ public record ClipTextConfig(long vocabSize, long hidden, int layers, int heads,
                 hasProjection ? c.path("projection_dim").asLong() : 0);
     }
 
-    /** From canonical weights: widths from shapes, heads = hidden / 64 (true of every CLIP text tower we serve). */
+    private static final Pattern LAYER = Pattern.compile("text_model\\.encoder\\.layers\\.(\\d+)\\..+");
+
+    /**
+     * From canonical weights: widths from shapes, heads = hidden / 64 (true of every CLIP text tower we serve).
+     * Layers are counted by the highest index of any layer tensor, so that a layer with a tensor missing is
+     * reported as such rather than silently cutting the model short.
+     */
     public static ClipTextConfig infer(Set<String> names, Function<String, long[]> shape, boolean quickGelu) {
         long[] tokens = shape.apply("text_model.embeddings.token_embedding.weight");
         long[] positions = shape.apply("text_model.embeddings.position_embedding.weight");
         int layers = 0;
-        while (names.contains("text_model.encoder.layers." + layers + ".self_attn.q_proj.weight")) layers++;
+        for (String n : names) {
+            Matcher m = LAYER.matcher(n);
+            if (m.matches()) layers = Math.max(layers, Integer.parseInt(m.group(1)) + 1);
+        }
         long intermediate = shape.apply("text_model.encoder.layers.0.mlp.fc1.weight")[0];
         long projection = names.contains("text_projection.weight") ? shape.apply("text_projection.weight")[0] : 0;
         return new ClipTextConfig(tokens[0], tokens[1], layers, (int) Math.max(1, tokens[1] / 64), intermediate,

@@ -36,11 +36,17 @@ public final class SpatialTransformer {
     private static Value transformerBlock(GraphBuilder g, String prefix, Value x, long channels, int heads,
                                           Value context, long contextChannels) {
         Value h = g.layerNorm(x, prefix + ".norm1", channels, 1e-5f);
-        x = g.add(attention(g, prefix + ".attn1", h, h, channels, channels, heads), x);
+        x = g.add(selfAttention(g, prefix + ".attn1", h, channels, heads), x);
         h = g.layerNorm(x, prefix + ".norm2", channels, 1e-5f);
         x = g.add(attention(g, prefix + ".attn2", h, context, channels, contextChannels, heads), x);
         h = g.layerNorm(x, prefix + ".norm3", channels, 1e-5f);
         return g.add(gegluFeedForward(g, prefix + ".ff", h, channels), x);
+    }
+
+    /** Self-attention with q, k and v projected by one GEMM. */
+    static Value selfAttention(GraphBuilder g, String prefix, Value x, long channels, int heads) {
+        Value[] qkv = g.fusedLinear(x, channels, channels, prefix + ".to_q", prefix + ".to_k", prefix + ".to_v");
+        return g.linear(g.attention(qkv[0], qkv[1], qkv[2], heads), prefix + ".to_out.0", channels, channels, true);
     }
 
     /** diffusers' Attention: bias-free q/k/v projections, fused multi-head attention, biased output projection. */

@@ -4,7 +4,6 @@ import com.fasterxml.jackson.databind.JsonNode;
 
 import java.util.Arrays;
 import java.util.Set;
-import java.util.TreeSet;
 import java.util.function.Function;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -56,8 +55,8 @@ public record UNetConfig(long inChannels, long outChannels, long[] channels, int
                 addition ? c.get("projection_class_embeddings_input_dim").asLong() : 0);
     }
 
-    private static final Pattern RESNET = Pattern.compile("down_blocks\\.(\\d+)\\.resnets\\.(\\d+)\\.conv1\\.weight");
-    private static final Pattern TRANSFORMER_BLOCK = Pattern.compile("(down_blocks\\.(\\d+)|mid_block)\\.attentions\\.0\\.transformer_blocks\\.(\\d+)\\.");
+    private static final Pattern RESNET = Pattern.compile("down_blocks\\.(\\d+)\\.resnets\\.(\\d+)\\..+");
+    private static final Pattern TRANSFORMER_BLOCK = Pattern.compile("(down_blocks\\.(\\d+)|mid_block)\\.attentions\\.\\d+\\.transformer_blocks\\.(\\d+)\\.");
 
     /**
      * Infers the configuration of a UNet without an added text/time embedding (SD 1.x, SD 2.x) from canonical
@@ -72,9 +71,10 @@ public record UNetConfig(long inChannels, long outChannels, long[] channels, int
 
     /**
      * Infers the configuration from canonical (diffusers-named) weights, as a single file carries no
-     * config: levels and resnets from the key names, widths from shapes, transformer depth per level and in
-     * the mid block by counting {@code transformer_blocks.N}, heads by the families' conventions (SD 1.x:
-     * 8 heads; linear projections (SD 2.x, SDXL): 64 channels per head).
+     * config: levels and resnets from the key names, widths from shapes, transformer depth per level and in the
+     * mid block by counting {@code transformer_blocks.N}, heads by the families' conventions (SD 1.x: 8 heads;
+     * linear projections (SD 2.x, SDXL): 64 channels per head). Counts come from any tensor of a block, so that a
+     * missing tensor is reported as missing instead of changing the model silently.
      *
      * <p>SDXL's {@code add_embedding} takes the pooled text embedding followed by the six time ids embedded
      * with {@code addition_time_embed_dim} channels each: its input width is {@code pooled + 6 * embed}. The
@@ -87,16 +87,15 @@ public record UNetConfig(long inChannels, long outChannels, long[] channels, int
      *                                  not equal the pooled width plus six equal time-id embeddings
      */
     public static UNetConfig infer(Set<String> names, Function<String, long[]> shape, long pooledTextWidth) {
-        Set<Integer> levelSet = new TreeSet<>();
+        int levels = 0;
         int resnets = 0;
         for (String n : names) {
             Matcher m = RESNET.matcher(n);
             if (m.matches()) {
-                levelSet.add(Integer.parseInt(m.group(1)));
+                levels = Math.max(levels, Integer.parseInt(m.group(1)) + 1);
                 resnets = Math.max(resnets, Integer.parseInt(m.group(2)) + 1);
             }
         }
-        int levels = levelSet.size();
         if (levels == 0) throw new IllegalArgumentException("no UNet down blocks found (down_blocks.N.resnets.M.conv1.weight)");
         long[] channels = new long[levels];
         boolean[] cross = new boolean[levels];
@@ -104,7 +103,8 @@ public record UNetConfig(long inChannels, long outChannels, long[] channels, int
         int midDepth = 0;
         for (int i = 0; i < levels; i++) {
             channels[i] = shape.apply("down_blocks." + i + ".resnets.0.conv1.weight")[0];
-            cross[i] = names.contains("down_blocks." + i + ".attentions.0.norm.weight");
+            String attentions = "down_blocks." + i + ".attentions.";
+            cross[i] = names.stream().anyMatch(n -> n.startsWith(attentions));
         }
         for (String n : names) {
             Matcher m = TRANSFORMER_BLOCK.matcher(n);

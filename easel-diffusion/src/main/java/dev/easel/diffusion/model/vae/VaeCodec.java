@@ -1,24 +1,24 @@
 package dev.easel.diffusion.model.vae;
 
 import dev.easel.diffusion.model.ComponentLoader;
+import dev.easel.engine.graph.GraphBuilder;
 import dev.easel.engine.runtime.OnnxModel;
 import dev.easel.engine.runtime.RuntimeOptions;
 import dev.easel.engine.tensor.FloatTensor;
 import dev.easel.engine.weights.WeightSource;
 
+import java.util.HashMap;
 import java.util.Map;
 
 /**
- * The VAE as the pipelines use it. The encoder session is created on first use: text-to-image never
- * needs it, so it costs no memory there. Large latents are decoded in blended tiles ({@link VaeTiling}) to
- * bound the decoder's memory.
+ * The VAE as the pipelines use it. Both halves are loaded up front (the encoder is small), so the
+ * checkpoint need not stay open after loading. Large latents are decoded in blended tiles ({@link VaeTiling})
+ * to bound the decoder's memory.
  */
 public final class VaeCodec implements AutoCloseable {
     private final VaeConfig config;
-    private final WeightSource weights;
-    private final RuntimeOptions options;
     private final OnnxModel decoder;
-    private OnnxModel encoder;
+    private final OnnxModel encoder;
     private volatile VaeTiling tiling;
 
     /** With {@link VaeTiling#DEFAULT} tiling. */
@@ -28,11 +28,20 @@ public final class VaeCodec implements AutoCloseable {
 
     public VaeCodec(VaeConfig config, WeightSource weights, RuntimeOptions options, VaeTiling tiling) {
         this.config = config;
-        this.tiling = tiling;
-        this.weights = weights;
-        this.options = options;
-        ComponentLoader.validate("vae", AutoencoderKL.encoder(config).weights(), weights);
-        this.decoder = ComponentLoader.load("vae", AutoencoderKL.decoder(config), weights, options);
+        this.tiling = java.util.Objects.requireNonNull(tiling, "tiling");
+        // Both halves are checked together first, so one message lists every problem in the VAE.
+        GraphBuilder decoderGraph = AutoencoderKL.decoder(config);
+        GraphBuilder encoderGraph = AutoencoderKL.encoder(config);
+        Map<String, long[]> parameters = new HashMap<>(encoderGraph.weights());
+        parameters.putAll(decoderGraph.weights());
+        ComponentLoader.validate("vae", parameters, weights);
+        this.decoder = ComponentLoader.load("vae", decoderGraph, weights, options);
+        try {
+            this.encoder = ComponentLoader.load("vae", encoderGraph, weights, options);
+        } catch (RuntimeException e) {
+            decoder.close();
+            throw e;
+        }
     }
 
     public VaeConfig config() {
@@ -40,8 +49,7 @@ public final class VaeCodec implements AutoCloseable {
     }
 
     /** Encoder outputs for an image batch in [-1, 1]: {@code encoder_out} and {@code moments}. */
-    public synchronized Map<String, FloatTensor> encode(FloatTensor image) {
-        if (encoder == null) encoder = ComponentLoader.load("vae", AutoencoderKL.encoder(config), weights, options);
+    public Map<String, FloatTensor> encode(FloatTensor image) {
         return encoder.run(Map.of("image", image));
     }
 
@@ -108,12 +116,12 @@ public final class VaeCodec implements AutoCloseable {
     }
 
     public long weightBytes() {
-        return decoder.weightBytes() + (encoder == null ? 0 : encoder.weightBytes());
+        return decoder.weightBytes() + encoder.weightBytes();
     }
 
     @Override
-    public synchronized void close() {
+    public void close() {
         decoder.close();
-        if (encoder != null) encoder.close();
+        encoder.close();
     }
 }

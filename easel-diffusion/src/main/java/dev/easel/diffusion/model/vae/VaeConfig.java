@@ -4,6 +4,8 @@ import com.fasterxml.jackson.databind.JsonNode;
 
 import java.util.Set;
 import java.util.function.Function;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /**
  * AutoencoderKL's shape and latent scaling: latents the denoiser sees are
@@ -25,15 +27,29 @@ public record VaeConfig(long[] channels, int layersPerBlock, long latentChannels
                 c.hasNonNull("shift_factor") ? (float) c.get("shift_factor").asDouble() : 0f);
     }
 
-    /** From canonical weights; the scaling is the family's (single files do not carry it). */
+    private static final Pattern LEVEL = Pattern.compile("encoder\\.down_blocks\\.(\\d+)\\..+");
+    private static final Pattern RESNET = Pattern.compile("encoder\\.down_blocks\\.\\d+\\.resnets\\.(\\d+)\\..+");
+
+    /**
+     * From canonical weights; the scaling is the family's (single files do not carry it). Levels and resnets are
+     * counted by the highest index of any of their tensors, and the quant convs are there if any of their
+     * tensors is, so that a missing tensor is reported as missing instead of changing the model silently.
+     */
     public static VaeConfig infer(Set<String> names, Function<String, long[]> shape, float scalingFactor, float shiftFactor) {
-        int levels = 0;
-        while (names.contains("encoder.down_blocks." + levels + ".resnets.0.conv1.weight")) levels++;
+        int levels = highestIndex(names, LEVEL) + 1;
         long[] channels = new long[levels];
         for (int i = 0; i < levels; i++) channels[i] = shape.apply("encoder.down_blocks." + i + ".resnets.0.conv1.weight")[0];
-        int layers = 0;
-        while (names.contains("encoder.down_blocks.0.resnets." + layers + ".conv1.weight")) layers++;
+        int layers = highestIndex(names, RESNET) + 1;
         long latent = shape.apply("decoder.conv_in.weight")[1];
-        return new VaeConfig(channels, layers, latent, names.contains("quant_conv.weight"), scalingFactor, shiftFactor);
+        return new VaeConfig(channels, layers, latent, names.stream().anyMatch(n -> n.startsWith("quant_conv.") || n.startsWith("post_quant_conv.")), scalingFactor, shiftFactor);
+    }
+
+    private static int highestIndex(Set<String> names, Pattern pattern) {
+        int highest = -1;
+        for (String n : names) {
+            Matcher m = pattern.matcher(n);
+            if (m.matches()) highest = Math.max(highest, Integer.parseInt(m.group(1)));
+        }
+        return highest;
     }
 }

@@ -1,0 +1,288 @@
+package dev.easel.server.api;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.easel.server.auth.ApiKey;
+import dev.easel.server.auth.Authenticator;
+import dev.easel.server.auth.Tier;
+import dev.easel.server.auth.TierLimiter;
+import dev.easel.server.catalog.ModelCache;
+import dev.easel.server.catalog.ModelCatalog;
+import dev.easel.server.catalog.PipelineLoader;
+import dev.easel.server.config.ServerConfig;
+import dev.easel.server.image.ImageDecoder;
+import dev.easel.server.jobs.DeviceWorker;
+import dev.easel.server.jobs.JobObservers;
+import dev.easel.server.jobs.JobScheduler;
+import dev.easel.server.jobs.UsageRecorder;
+import dev.easel.server.metrics.ServerMetrics;
+import dev.easel.server.storage.ApiKeyStore;
+import dev.easel.server.storage.Database;
+import dev.easel.server.storage.ImageFileStore;
+import dev.easel.server.storage.UsageStore;
+import io.javalin.Javalin;
+import io.javalin.compression.CompressionStrategy;
+import io.javalin.http.Context;
+import io.javalin.http.HandlerType;
+import io.javalin.json.JavalinJackson;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.lang.management.ManagementFactory;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * The HTTP service: OpenAI's image endpoints, models, usage, key administration, health and metrics,
+ * on Javalin (Jetty 12) with a virtual thread per request. Start with {@link #start}; stop with
+ * {@link #shutdown}, which stops taking requests, finishes the queued and running jobs, answers them,
+ * and only then closes the listener.
+ */
+public final class EaselServer implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(EaselServer.class);
+    private static final Logger requestLog = LoggerFactory.getLogger("dev.easel.server.requests");
+
+    private final ServerConfig config;
+    private final Database db;
+    private final ApiKeyStore keys;
+    private final JobScheduler scheduler;
+    private final ServerMetrics metrics;
+    private final ScheduledExecutorService housekeeping;
+    private final Javalin app;
+    private final ClientWatch clientWatch;
+    private final Optional<String> initialAdminSecret;
+    private final AtomicInteger inFlight = new AtomicInteger();
+    private final Instant startedAt;
+    private volatile boolean draining;
+    private boolean stopped;
+
+    private EaselServer(ServerConfig config, PipelineLoader loader, Clock clock) {
+        this.config = config;
+        this.startedAt = clock.instant();
+        Path tempDir = config.dataDir().resolve("tmp");
+        try {
+            Files.createDirectories(tempDir);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot create " + tempDir, e);
+        }
+        this.db = Database.open(config.dataDir());
+        this.keys = new ApiKeyStore(db, clock);
+        UsageStore usage = new UsageStore(db);
+        this.initialAdminSecret = keys.list().isEmpty()
+                ? Optional.of(keys.create("admin", Tier.PREMIUM, true).secret())
+                : Optional.empty();
+        ImageFileStore files = new ImageFileStore(config.dataDir(), Duration.ofSeconds(config.images().urlTtlSeconds()), clock);
+        ModelCatalog catalog = new ModelCatalog(config, clock);
+        this.metrics = new ServerMetrics();
+        DeviceWorker device = new DeviceWorker("default", config.queue().capacity(),
+                new ModelCache(loader, memoryBudgetBytes(config)), catalog::recordLoadFailure,
+                JobObservers.of(metrics, new UsageRecorder(usage, clock)), clock);
+        metrics.queueGauge(device.device(), device::waitingCount);
+        metrics.loadedModelsGauge(device.device(), () -> device.cache().loadedIds().size());
+        this.scheduler = new JobScheduler(List.of(device));
+        TierLimiter limiter = new TierLimiter(config.tiers(), usage, clock);
+        Authenticator auth = new Authenticator(keys);
+        ObjectMapper json = new ObjectMapper();
+
+        this.clientWatch = new ClientWatch();
+        ImageService images = new ImageService(config, catalog, limiter, scheduler, files, metrics, json, clock, clientWatch);
+        RequestReader reader = new RequestReader(json, config.limits().maxBodyBytes(), config.limits().maxInputImages(), tempDir);
+        ImageDecoder decoder = new ImageDecoder(config.limits().maxInputSide(), config.limits().maxInputPixels());
+        ImagesGenerationsRoute generations = new ImagesGenerationsRoute(images, reader);
+        ImagesEditsRoute edits = new ImagesEditsRoute(images, reader, decoder);
+        ModelsRoute models = new ModelsRoute(catalog, scheduler, json, startedAt.getEpochSecond());
+        UsageRoute usageRoute = new UsageRoute(usage, limiter, json, clock);
+        AdminRoutes admin = new AdminRoutes(keys, usageRoute, json);
+
+        this.app = Javalin.create(c -> {
+            c.jetty.host = config.host();
+            c.jetty.port = config.port();
+            c.concurrency.useVirtualThreads = true;
+            c.http.maxRequestSize = config.limits().maxBodyBytes();
+            c.http.compressionStrategy = CompressionStrategy.NONE;
+            c.startup.showJavalinBanner = false;
+            c.startup.showOldJavalinVersionWarning = false;
+            c.jsonMapper(new JavalinJackson(json, true));
+            c.requestLogger.http((ctx, ms) -> {
+                ApiKey key = ctx.attribute(Routes.KEY_ATTRIBUTE);
+                // image links are capabilities: their names stay out of the log
+                String path = ctx.path().startsWith("/files/images/") ? "/files/images/..." : ctx.path();
+                requestLog.info("{} {} {} {}ms key={}", ctx.method(), path, ctx.statusCode(), Math.round(ms),
+                        key == null ? "-" : key.id());
+            });
+
+            c.routes.before("/v1/*", ctx -> {
+                ctx.header("Content-Type", "application/json");
+                if (ctx.method() == HandlerType.OPTIONS) return;
+                long length = ctx.req().getContentLengthLong();
+                if (length > config.limits().maxBodyBytes()) {
+                    throw ApiException.tooLarge("The request body is larger than this server accepts ("
+                            + config.limits().maxBodyMb() + " MiB).");
+                }
+                ApiKey key = switch (auth.authenticate(ctx.header("Authorization"))) {
+                    case Authenticator.Result.Ok ok -> ok.key();
+                    case Authenticator.Result.Missing m -> throw ApiException.unauthorized("missing_api_key",
+                            "You didn't provide an API key. Send it as 'Authorization: Bearer <key>'.");
+                    case Authenticator.Result.Revoked r -> throw ApiException.unauthorized("revoked_api_key",
+                            "This API key has been revoked.");
+                    case Authenticator.Result.Invalid i -> throw ApiException.unauthorized("invalid_api_key",
+                            "Incorrect API key provided.");
+                };
+                ctx.attribute(Routes.KEY_ATTRIBUTE, key);
+                if (ctx.method() == HandlerType.POST && ctx.path().startsWith("/v1/images/")) {
+                    if (draining) throw ApiException.unavailable("shutting_down", "The server is shutting down.", 30);
+                    try {
+                        limiter.checkRequest(key);
+                    } catch (RuntimeException e) {
+                        metrics.rejected("rate_limit_exceeded");
+                        throw e;
+                    }
+                }
+            });
+            c.routes.post("/v1/images/generations", ctx -> tracked(() -> generations.handle(ctx)));
+            c.routes.post("/v1/images/edits", ctx -> tracked(() -> edits.handle(ctx)));
+            c.routes.get("/v1/models", models::list);
+            c.routes.get("/v1/models/{id}", models::get);
+            c.routes.get("/v1/usage", usageRoute::own);
+            c.routes.post("/v1/admin/keys", admin::create);
+            c.routes.get("/v1/admin/keys", admin::list);
+            c.routes.delete("/v1/admin/keys/{id}", admin::revoke);
+            c.routes.get("/v1/admin/keys/{id}/usage", admin::usage);
+            c.routes.get("/files/images/{name}", ctx -> {
+                ImageFileStore.Found found = files.find(ctx.pathParam("name")).orElseThrow(() ->
+                        ApiException.notFound(null, "not_found", "This image does not exist or its link has expired."));
+                ctx.header("Cache-Control", "private, max-age=" + Math.max(0,
+                        Duration.between(clock.instant(), found.expiresAt()).toSeconds()));
+                ctx.contentType(found.contentType()).result(found.bytes());
+            });
+            c.routes.get("/health", ctx -> {
+                ObjectNode body = json.createObjectNode();
+                body.put("status", draining ? "draining" : "ok");
+                body.put("queue_length", scheduler.waitingCount());
+                body.put("uptime_seconds", Duration.between(startedAt, clock.instant()).toSeconds());
+                var loaded = body.putArray("models_loaded");
+                scheduler.devices().forEach(d -> d.cache().loadedIds().forEach(loaded::add));
+                ctx.status(draining ? 503 : 200).json(body);
+            });
+            if (config.metrics().enabled()) {
+                c.routes.get("/metrics", ctx -> ctx.contentType("text/plain; version=0.0.4; charset=utf-8").result(metrics.scrape()));
+            }
+            c.routes.exception(Exception.class, (e, ctx) -> Errors.respond(ctx, json, e));
+            c.routes.error(404, ctx -> {
+                if (ctx.attribute(Errors.WRITTEN) == null) {
+                    Errors.respond(ctx, json, ApiException.notFound(null, "not_found", "Unknown endpoint " + ctx.method() + " " + ctx.path() + "."));
+                }
+            });
+            c.routes.error(405, ctx -> {
+                if (ctx.attribute(Errors.WRITTEN) == null) {
+                    Errors.respond(ctx, json, new ApiException(405, "invalid_request_error", "method_not_allowed", null,
+                            "Method " + ctx.method() + " is not allowed on " + ctx.path() + ".", null, false));
+                }
+            });
+        });
+
+        this.housekeeping = Executors.newSingleThreadScheduledExecutor(Thread.ofPlatform().daemon().name("easel-housekeeping").factory());
+        housekeeping.scheduleAtFixedRate(files::sweep, 1, 60, TimeUnit.SECONDS);
+    }
+
+    /** Starts the server on {@code config}'s host and port (0 = a free port). */
+    public static EaselServer start(ServerConfig config, PipelineLoader loader) {
+        return start(config, loader, Clock.systemUTC());
+    }
+
+    public static EaselServer start(ServerConfig config, PipelineLoader loader, Clock clock) {
+        EaselServer server = new EaselServer(config, loader, clock);
+        server.app.start();
+        log.info("Easel is listening on http://{}:{}", config.host(), server.port());
+        return server;
+    }
+
+    public int port() {
+        return app.port();
+    }
+
+    /** The admin key made on the first start (no keys in the database yet); shown once, never stored. */
+    public Optional<String> initialAdminSecret() {
+        return initialAdminSecret;
+    }
+
+    public ServerMetrics metrics() {
+        return metrics;
+    }
+
+    public ApiKeyStore keys() {
+        return keys;
+    }
+
+    private void tracked(ThrowingRunnable body) throws Exception {
+        inFlight.incrementAndGet();
+        try {
+            body.run();
+        } finally {
+            inFlight.decrementAndGet();
+        }
+    }
+
+    @FunctionalInterface
+    private interface ThrowingRunnable {
+        void run() throws Exception;
+    }
+
+    /**
+     * Graceful stop: refuse new image requests (503), let every queued and running job finish and its
+     * client get the answer, then close. Jobs still running after {@code timeout} are cancelled.
+     *
+     * @return true when nothing had to be cancelled
+     */
+    public synchronized boolean shutdown(Duration timeout) {
+        if (stopped) return true;
+        stopped = true;
+        draining = true;
+        log.info("shutting down: finishing {} queued job(s)", scheduler.waitingCount());
+        long deadline = System.nanoTime() + timeout.toNanos();
+        boolean clean = scheduler.drain(timeout);
+        // let request threads encode and send the last images
+        while (inFlight.get() > 0 && System.nanoTime() < deadline + TimeUnit.SECONDS.toNanos(30)) {
+            try {
+                Thread.sleep(20);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                break;
+            }
+        }
+        clean &= inFlight.get() == 0;
+        scheduler.close();
+        app.stop();
+        clientWatch.close();
+        housekeeping.shutdownNow();
+        metrics.close();
+        db.close();
+        log.info("stopped{}", clean ? "" : " (some requests were cancelled)");
+        return clean;
+    }
+
+    @Override
+    public void close() {
+        shutdown(Duration.ofSeconds(config.queue().shutdownTimeoutSeconds()));
+    }
+
+    /** The model memory budget: the configured MiB, or 60% of physical memory. */
+    static long memoryBudgetBytes(ServerConfig config) {
+        if (config.modelMemoryBudgetMb() > 0) return config.modelMemoryBudgetMb() << 20;
+        if (ManagementFactory.getOperatingSystemMXBean() instanceof com.sun.management.OperatingSystemMXBean os) {
+            return (long) (os.getTotalMemorySize() * 0.6);
+        }
+        return 8L << 30;
+    }
+}

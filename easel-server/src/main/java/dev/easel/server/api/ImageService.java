@@ -1,0 +1,351 @@
+package dev.easel.server.api;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.easel.diffusion.image.RgbImage;
+import dev.easel.server.auth.ApiKey;
+import dev.easel.server.auth.TierLimiter;
+import dev.easel.server.catalog.ModelCatalog;
+import dev.easel.server.catalog.ModelEntry;
+import dev.easel.server.config.ServerConfig;
+import dev.easel.server.image.ImageEncoder;
+import dev.easel.server.image.ImageFormat;
+import dev.easel.server.jobs.Job;
+import dev.easel.server.jobs.JobFailure;
+import dev.easel.server.jobs.JobListener;
+import dev.easel.server.jobs.JobResult;
+import dev.easel.server.jobs.JobScheduler;
+import dev.easel.server.jobs.JobSpec;
+import dev.easel.server.metrics.ServerMetrics;
+import dev.easel.server.storage.ImageFileStore;
+import io.javalin.http.Context;
+import jakarta.servlet.http.HttpServletResponse;
+
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Base64;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+
+/**
+ * What the two image endpoints share once a request is parsed: model lookup and tier check, size
+ * rules, per-key limits, the job, and the answer (JSON, or server-sent events with {@code stream}).
+ */
+final class ImageService {
+    /** The sizes OpenAI's enums name; others are reported as "auto" where the field is required. */
+    private static final Set<String> OPENAI_SIZES = Set.of("1024x1024", "1024x1536", "1536x1024");
+    private static final Duration KEEP_ALIVE = Duration.ofSeconds(2);
+
+    private final ServerConfig config;
+    private final ModelCatalog catalog;
+    private final TierLimiter limiter;
+    private final JobScheduler scheduler;
+    private final ImageFileStore files;
+    private final ServerMetrics metrics;
+    private final ObjectMapper json;
+    private final Clock clock;
+    private final ClientWatch clients;
+
+    ImageService(ServerConfig config, ModelCatalog catalog, TierLimiter limiter, JobScheduler scheduler,
+                 ImageFileStore files, ServerMetrics metrics, ObjectMapper json, Clock clock, ClientWatch clients) {
+        this.config = config;
+        this.catalog = catalog;
+        this.limiter = limiter;
+        this.scheduler = scheduler;
+        this.files = files;
+        this.metrics = metrics;
+        this.json = json;
+        this.clock = clock;
+        this.clients = clients;
+    }
+
+    ServerConfig config() {
+        return config;
+    }
+
+    /** The model asked for, if this key may use it and it can run. */
+    ModelEntry model(ApiKey key, ImageParams p) {
+        String id = p.model().orElse(config.defaultModel());
+        ModelEntry m = catalog.find(id).orElseThrow(() -> ApiException.notFound("model", "model_not_found",
+                "The model '" + id + "' does not exist. GET /v1/models lists the models of this server."));
+        if (!key.tier().includes(m.tier())) {
+            throw ApiException.forbidden("model", "tier_required", "The model '" + id + "' needs a " + m.tier().id()
+                    + " tier key or higher; this key is " + key.tier().id() + " tier.");
+        }
+        if (!m.available()) {
+            throw ApiException.unprocessable("model", "model_not_available",
+                    "The model '" + id + "' cannot be used: " + m.unavailable().get() + ".");
+        }
+        int maxN = limiter.limits(key.tier()).maxN();
+        if (p.n() > maxN) {
+            throw ApiException.badRequest("n", "integer_above_max_value",
+                    "Invalid 'n': the " + key.tier().id() + " tier allows at most " + maxN + " images per request.");
+        }
+        return m;
+    }
+
+    /**
+     * The output size: {@code width}/{@code height}, or {@code size}, or (edits with size auto) the input
+     * image's size brought within the model's bounds, or the model's default.
+     */
+    int[] size(ModelEntry m, ImageParams p, Optional<int[]> inputSize) {
+        int w;
+        int h;
+        boolean explicit = p.size().isPresent() && !p.size().get().equals("auto");
+        if (p.width().isPresent()) {
+            w = p.width().get();
+            h = p.height().get();
+            if (explicit && !p.size().get().equals(w + "x" + h)) {
+                throw ApiException.invalidValue("size", "'size' and 'width'/'height' disagree; give one of them.");
+            }
+        } else if (explicit) {
+            int[] s = ModelCatalog.parseSize(p.size().get()).orElseThrow(() -> ApiException.badRequest("size", "invalid_size",
+                    "Invalid size '" + p.size().get() + "'."));
+            w = s[0];
+            h = s[1];
+        } else if (inputSize.isPresent()) {
+            return fit(m, inputSize.get()[0], inputSize.get()[1]);
+        } else {
+            return new int[]{m.defaultWidth(), m.defaultHeight()};
+        }
+        int k = m.sizeMultiple();
+        if (w < m.minSide() || h < m.minSide() || w > m.maxSide() || h > m.maxSide()) {
+            throw ApiException.badRequest("size", "invalid_size", "Invalid size " + w + "x" + h + " for '" + m.id()
+                    + "': each side must be between " + m.minSide() + " and " + m.maxSide() + " pixels.");
+        }
+        if (w % k != 0 || h % k != 0) {
+            throw ApiException.badRequest("size", "invalid_size", "Invalid size " + w + "x" + h + " for '" + m.id()
+                    + "': width and height must be multiples of " + k + " (for example " + (w / k * k) + "x" + (h / k * k) + ").");
+        }
+        return new int[]{w, h};
+    }
+
+    /** An input image's size, scaled into the model's bounds (aspect kept) and rounded to its multiple. */
+    static int[] fit(ModelEntry m, int w, int h) {
+        double scale = 1;
+        if (Math.max(w, h) > m.maxSide()) scale = (double) m.maxSide() / Math.max(w, h);
+        if (Math.min(w, h) * scale < m.minSide()) scale = (double) m.minSide() / Math.min(w, h);
+        int k = m.sizeMultiple();
+        int tw = clamp((int) Math.round(w * scale / k) * k, m, k);
+        int th = clamp((int) Math.round(h * scale / k) * k, m, k);
+        return new int[]{tw, th};
+    }
+
+    private static int clamp(int v, ModelEntry m, int k) {
+        int lo = (m.minSide() + k - 1) / k * k;
+        int hi = m.maxSide() / k * k;
+        return Math.max(lo, Math.min(hi, v));
+    }
+
+    long seed(ImageParams p) {
+        return p.seed().orElseGet(() -> ThreadLocalRandom.current().nextLong(1L << 32));
+    }
+
+    /** Checks the limits, queues the job and answers the request with its images. */
+    void run(Context ctx, ApiKey key, ModelEntry model, ImageParams p, JobSpec spec, boolean edit) {
+        TierLimiter.Reservation reservation;
+        try {
+            reservation = limiter.reserve(key, spec.n(), scheduler.devices().getFirst().retryAfterSeconds());
+        } catch (RuntimeException e) {
+            metrics.rejected(Errors.toApi(e).code());
+            throw e;
+        }
+        BlockingQueue<Object> events = new LinkedBlockingQueue<>();
+        JobListener listener = p.stream() ? new JobListener() {
+            @Override
+            public void onPartialImage(int imageIndex, int partialIndex, RgbImage preview) {
+                events.add(new Partial(imageIndex, partialIndex, preview));
+            }
+        } : JobListener.NONE;
+        Instant now = clock.instant();
+        Job job = new Job(key, model, spec, listener, now, now.plusSeconds(config.queue().requestTimeoutSeconds()));
+        job.result().whenComplete((r, e) -> reservation.release(r == null ? 0 : r.images().size()));
+        try {
+            scheduler.submit(job);
+        } catch (JobFailure e) {
+            reservation.release(0);
+            metrics.rejected(Errors.toApi(e).code());
+            throw e;
+        }
+        try (ClientWatch.Registration watch = clients.watch(ctx, () -> job.cancel("the client disconnected"))) {
+            if (p.stream()) {
+                job.result().whenComplete((r, e) -> events.add(r != null ? r : e));
+                stream(ctx, job, p, spec, edit, events);
+            } else {
+                respond(ctx, job, await(job), p, spec);
+            }
+        }
+    }
+
+    private JobResult await(Job job) {
+        long waitMillis = Duration.between(clock.instant(), job.deadline()).toMillis() + 10_000;
+        try {
+            return job.result().get(Math.max(1, waitMillis), TimeUnit.MILLISECONDS);
+        } catch (ExecutionException e) {
+            throw Errors.toApi(e.getCause());
+        } catch (TimeoutException e) {
+            job.cancel("request timeout");
+            throw Errors.toApi(new JobFailure.TimedOut(true));
+        } catch (InterruptedException e) {
+            job.cancel("the server is shutting down");
+            Thread.currentThread().interrupt();
+            throw Errors.toApi(new JobFailure.ShuttingDown());
+        }
+    }
+
+    private void respond(Context ctx, Job job, JobResult r, ImageParams p, JobSpec spec) {
+        ObjectNode body = json.createObjectNode();
+        body.put("created", clock.instant().getEpochSecond());
+        ArrayNode data = body.putArray("data");
+        String base = p.urlResponse() ? baseUrl(ctx) : null;
+        for (RgbImage image : r.images()) {
+            byte[] encoded = ImageEncoder.encode(image, p.outputFormat(), p.outputCompression());
+            ObjectNode item = data.addObject();
+            if (p.urlResponse()) {
+                ImageFileStore.Stored stored = files.store(encoded, p.outputFormat().id());
+                item.put("url", base + "/files/images/" + stored.name());
+                item.put("expires_at", stored.expiresAt().getEpochSecond());
+            } else {
+                item.put("b64_json", Base64.getEncoder().encodeToString(encoded));
+            }
+            item.put("seed", r.seed());
+        }
+        body.put("background", "opaque");
+        body.put("output_format", p.outputFormat().id());
+        String size = spec.width() + "x" + spec.height();
+        if (OPENAI_SIZES.contains(size)) body.put("size", size);
+        body.set("usage", usage(r, spec));
+        // Extensions: everything needed to make the same images again.
+        body.put("model", job.model().id());
+        body.put("seed", r.seed());
+        body.put("width", spec.width());
+        body.put("height", spec.height());
+        body.put("steps", r.steps());
+        body.put("guidance_scale", r.guidanceScale());
+        if (r.sampler() != null) body.put("sampler", r.sampler());
+        try {
+            ctx.contentType("application/json").result(json.writeValueAsBytes(body));
+        } catch (IOException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private ObjectNode usage(JobResult r, JobSpec spec) {
+        ObjectNode u = json.createObjectNode();
+        // Token counts are OpenAI's unit; this server meters images, pixels and compute instead.
+        u.put("input_tokens", 0);
+        u.put("output_tokens", 0);
+        u.put("total_tokens", 0);
+        ObjectNode details = u.putObject("input_tokens_details");
+        details.put("text_tokens", 0);
+        details.put("image_tokens", 0);
+        u.put("images", r.images().size());
+        u.put("pixels", (long) spec.width() * spec.height() * r.images().size());
+        u.put("compute_seconds", r.computeMillis() / 1000.0);
+        return u;
+    }
+
+    private String baseUrl(Context ctx) {
+        String configured = config.publicUrl();
+        if (configured != null && !configured.isBlank()) {
+            return configured.endsWith("/") ? configured.substring(0, configured.length() - 1) : configured;
+        }
+        return ctx.scheme() + "://" + ctx.host();
+    }
+
+    private record Partial(int imageIndex, int partialIndex, RgbImage image) {
+    }
+
+    /** Server-sent events as OpenAI sends them and the SDKs parse them. */
+    private void stream(Context ctx, Job job, ImageParams p, JobSpec spec, boolean edit, BlockingQueue<Object> events) {
+        String prefix = edit ? "image_edit." : "image_generation.";
+        HttpServletResponse res = ctx.res();
+        res.setStatus(200);
+        res.setContentType("text/event-stream");
+        res.setCharacterEncoding("utf-8");
+        res.setHeader("Cache-Control", "no-cache");
+        res.setHeader("X-Accel-Buffering", "no");
+        String size = spec.width() + "x" + spec.height();
+        String sizeEnum = OPENAI_SIZES.contains(size) ? size : "auto";
+        try {
+            OutputStream out = res.getOutputStream();
+            out.write(": easel\n\n".getBytes(StandardCharsets.UTF_8));
+            out.flush();
+            while (true) {
+                Object event = events.poll(KEEP_ALIVE.toMillis(), TimeUnit.MILLISECONDS);
+                if (event == null) {
+                    out.write(": keep-alive\n\n".getBytes(StandardCharsets.UTF_8));
+                    out.flush();
+                    continue;
+                }
+                switch (event) {
+                    case Partial partial -> {
+                        ObjectNode e = json.createObjectNode();
+                        e.put("type", prefix + "partial_image");
+                        e.put("b64_json", Base64.getEncoder().encodeToString(
+                                ImageEncoder.encode(partial.image(), p.outputFormat(), p.outputCompression())));
+                        e.put("created_at", clock.instant().getEpochSecond());
+                        e.put("size", sizeEnum);
+                        e.put("quality", "auto");
+                        e.put("background", "opaque");
+                        e.put("output_format", p.outputFormat().id());
+                        e.put("partial_image_index", partial.partialIndex());
+                        e.put("image_index", partial.imageIndex());
+                        writeEvent(out, prefix + "partial_image", e);
+                    }
+                    case JobResult r -> {
+                        for (int i = 0; i < r.images().size(); i++) {
+                            ObjectNode e = json.createObjectNode();
+                            e.put("type", prefix + "completed");
+                            e.put("b64_json", Base64.getEncoder().encodeToString(
+                                    ImageEncoder.encode(r.images().get(i), p.outputFormat(), p.outputCompression())));
+                            e.put("created_at", clock.instant().getEpochSecond());
+                            e.put("size", sizeEnum);
+                            e.put("quality", "auto");
+                            e.put("background", "opaque");
+                            e.put("output_format", p.outputFormat().id());
+                            e.set("usage", usage(r, spec));
+                            e.put("image_index", i);
+                            e.put("seed", r.seed());
+                            e.put("width", spec.width());
+                            e.put("height", spec.height());
+                            writeEvent(out, prefix + "completed", e);
+                        }
+                        return;
+                    }
+                    case Throwable t -> {
+                        ApiException api = Errors.toApi(t);
+                        ObjectNode e = Errors.body(json, api);
+                        e.put("type", "error");
+                        writeEvent(out, "error", e);
+                        return;
+                    }
+                    default -> throw new IllegalStateException("unexpected event " + event);
+                }
+            }
+        } catch (IOException e) {
+            job.cancel("the client disconnected");
+        } catch (InterruptedException e) {
+            job.cancel("the server is shutting down");
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    private void writeEvent(OutputStream out, String name, ObjectNode data) throws IOException {
+        out.write(("event: " + name + "\ndata: ").getBytes(StandardCharsets.UTF_8));
+        out.write(json.writeValueAsBytes(data));
+        out.write("\n\n".getBytes(StandardCharsets.UTF_8));
+        out.flush();
+    }
+}

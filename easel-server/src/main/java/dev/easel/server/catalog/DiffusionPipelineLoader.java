@@ -1,0 +1,15 @@
+package dev.easel.server.catalog;
+
+import dev.easel.diffusion.pipeline.ImagePipeline;
+import dev.easel.diffusion.pipeline.Pipelines;
+
+import java.nio.file.Path;
+
+/** The real loader: easel-diffusion detects the checkpoint's family and builds its pipeline. */
+public final class DiffusionPipelineLoader implements PipelineLoader {
+
+    @Override
+    public ImagePipeline load(Path weights) {
+        return Pipelines.load(weights);
+    }
+}

@@ -1,0 +1,224 @@
+package dev.easel.server.catalog;
+
+import dev.easel.diffusion.convert.CheckpointInspector;
+import dev.easel.diffusion.convert.Family;
+import dev.easel.diffusion.convert.UnsupportedCheckpointException;
+import dev.easel.server.auth.Tier;
+import dev.easel.server.config.ServerConfig;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+
+/**
+ * The models the server offers: every catalog entry (installed or not) plus every other checkpoint
+ * found in the models dir. A catalog id is found as a file {@code <id>}, {@code <id>.safetensors} or a
+ * diffusers folder {@code <id>/}; a dropped-in checkpoint is served under its file name. The models dir
+ * is rescanned at most every few seconds, so a file dropped in while the server runs appears by itself.
+ */
+public final class ModelCatalog {
+    private static final Logger log = LoggerFactory.getLogger(ModelCatalog.class);
+    private static final Duration RESCAN = Duration.ofSeconds(5);
+    /** Files looked at as checkpoints: what easel-diffusion loads, and what it names as unsupported. */
+    private static final Set<String> CHECKPOINT_SUFFIXES = Set.of(".safetensors", ".ckpt", ".pt", ".pth", ".bin", ".gguf");
+
+    private final ServerConfig config;
+    private final Clock clock;
+    private final Map<String, LoadFailure> loadFailures = new HashMap<>();
+    private final Map<Path, ProbeCache> probes = new HashMap<>();
+    private Map<String, ModelEntry> entries = Map.of();
+    private Instant scannedAt = Instant.MIN;
+
+    private record LoadFailure(Path weights, long stamp, String reason) {
+    }
+
+    private record ProbeCache(long stamp, Inspection inspection) {
+    }
+
+    public ModelCatalog(ServerConfig config, Clock clock) {
+        this.config = config;
+        this.clock = clock;
+        refresh(true);
+    }
+
+    public synchronized List<ModelEntry> all() {
+        refresh(false);
+        return List.copyOf(entries.values());
+    }
+
+    public synchronized Optional<ModelEntry> find(String id) {
+        refresh(false);
+        return Optional.ofNullable(entries.get(id));
+    }
+
+    /** Remembers why a model failed to load; listed until its weights change on disk. */
+    public synchronized void recordLoadFailure(ModelEntry entry, String reason) {
+        entry.weights().ifPresent(w -> loadFailures.put(entry.id(), new LoadFailure(w, stamp(w), reason)));
+        refresh(true);
+    }
+
+    public synchronized void refresh(boolean force) {
+        Instant now = clock.instant();
+        if (!force && now.isBefore(scannedAt.plus(RESCAN))) return;
+        scannedAt = now;
+        Map<String, Path> found = listModelsDir();
+        Map<String, ModelEntry> next = new LinkedHashMap<>();
+        Set<String> claimed = new HashSet<>();
+        config.catalog().forEach((id, cfg) -> {
+            Optional<Path> weights = locate(id, cfg, found);
+            weights.ifPresent(w -> claimed.add(w.getFileName().toString()));
+            next.put(id, catalogued(id, cfg, weights));
+        });
+        List<String> names = new ArrayList<>(found.keySet());
+        Collections.sort(names);
+        for (String name : names) {
+            if (claimed.contains(name) || next.containsKey(name)) continue;
+            detected(name, found.get(name)).ifPresent(e -> next.put(e.id(), e));
+        }
+        next.replaceAll((id, e) -> applyLoadFailure(e));
+        entries = next;
+    }
+
+    private ModelEntry applyLoadFailure(ModelEntry e) {
+        LoadFailure failure = loadFailures.get(e.id());
+        if (failure == null || e.unavailable().isPresent()) return e;
+        if (e.weights().isEmpty() || !e.weights().get().equals(failure.weights()) || stamp(failure.weights()) != failure.stamp()) {
+            loadFailures.remove(e.id());
+            return e;
+        }
+        return e.withUnavailable(Optional.of(failure.reason()));
+    }
+
+    private Map<String, Path> listModelsDir() {
+        Map<String, Path> found = new HashMap<>();
+        Path dir = config.modelsDir();
+        if (!Files.isDirectory(dir)) return found;
+        try (DirectoryStream<Path> children = Files.newDirectoryStream(dir)) {
+            for (Path p : children) {
+                String name = p.getFileName().toString();
+                if (!name.startsWith(".")) found.put(name, p);
+            }
+        } catch (IOException e) {
+            log.warn("cannot list models dir {}: {}", dir, e.getMessage());
+        }
+        return found;
+    }
+
+    private Optional<Path> locate(String id, ServerConfig.ModelConfig cfg, Map<String, Path> found) {
+        if (cfg.path() != null && !cfg.path().isBlank()) {
+            Path p = config.modelsDir().resolve(cfg.path());
+            return Files.exists(p) ? Optional.of(p) : Optional.empty();
+        }
+        for (String name : List.of(id, id + ".safetensors")) {
+            Path p = found.get(name);
+            if (p != null && (Files.isRegularFile(p) || Files.isDirectory(p))) return Optional.of(p);
+        }
+        return Optional.empty();
+    }
+
+    private ModelEntry catalogued(String id, ServerConfig.ModelConfig cfg, Optional<Path> weights) {
+        Optional<FamilyTraits> family = FamilyTraits.of(cfg.family());
+        FamilyTraits traits = family.orElse(FamilyTraits.SD15);
+        int[] size = parseSize(cfg.size()).orElse(new int[]{traits.defaultSide(), traits.defaultSide()});
+        Optional<String> unavailable = Optional.empty();
+        if (family.isEmpty()) {
+            unavailable = Optional.of("family '" + cfg.family() + "' is not known to this server");
+        } else if (weights.isEmpty()) {
+            unavailable = Optional.of("the weights of '" + id + "' are not installed on this server");
+        }
+        return new ModelEntry(id, cfg.family(), Tier.parse(cfg.tier()).orElse(Tier.FREE),
+                cfg.description() == null ? traits.displayName() : cfg.description(),
+                size[0], size[1],
+                cfg.minSize() != null ? cfg.minSize() : traits.minSide(),
+                cfg.maxSize() != null ? cfg.maxSize() : traits.maxSide(),
+                traits.sizeMultiple(), traits.maxEditImages(),
+                cfg.steps(), cfg.guidanceScale(), cfg.sampler(),
+                weights, true, unavailable);
+    }
+
+    private Optional<ModelEntry> detected(String name, Path path) {
+        String lower = name.toLowerCase(Locale.ROOT);
+        boolean folder = Files.isDirectory(path);
+        if (folder && !Files.isRegularFile(path.resolve("model_index.json"))) return Optional.empty();
+        if (!folder && CHECKPOINT_SUFFIXES.stream().noneMatch(lower::endsWith)) return Optional.empty();
+        Tier tier = Tier.parse(config.detectedModelTier()).orElse(Tier.FREE);
+        Inspection inspection = inspected(path);
+        if (inspection.family().isEmpty()) {
+            FamilyTraits f = FamilyTraits.SD15;
+            return Optional.of(new ModelEntry(name, "unknown", tier, "unsupported checkpoint " + name,
+                    f.defaultSide(), f.defaultSide(), f.minSide(), f.maxSide(), f.sizeMultiple(), f.maxEditImages(),
+                    null, null, null, Optional.of(path), false, Optional.of(inspection.reason())));
+        }
+        FamilyTraits f = FamilyTraits.of(inspection.family().get());
+        return Optional.of(new ModelEntry(name, f.id(), tier, f.displayName() + " checkpoint " + name,
+                f.defaultSide(), f.defaultSide(), f.minSide(), f.maxSide(), f.sizeMultiple(), f.maxEditImages(),
+                null, null, null, Optional.of(path), false, Optional.empty()));
+    }
+
+    /** The family found by easel-diffusion's inspector (headers only), or why there is none. */
+    private record Inspection(Optional<Family> family, String reason) {
+    }
+
+    private Inspection inspected(Path path) {
+        long stamp = stamp(path);
+        ProbeCache cached = probes.get(path);
+        if (cached != null && cached.stamp() == stamp) return cached.inspection();
+        Inspection result;
+        try {
+            result = new Inspection(Optional.of(CheckpointInspector.inspect(path).family()), "");
+        } catch (UnsupportedCheckpointException e) {
+            result = new Inspection(Optional.empty(), withoutPath(e.getMessage(), path).replaceFirst("^unsupported checkpoint: ", ""));
+        } catch (RuntimeException e) {
+            result = new Inspection(Optional.empty(), "cannot be read: " + withoutPath(String.valueOf(e.getMessage()), path));
+        }
+        probes.put(path, new ProbeCache(stamp, result));
+        return result;
+    }
+
+    /** A message without the server's directories: "/srv/models/x.safetensors: bad" -> "bad". */
+    static String withoutPath(String message, Path path) {
+        String m = message;
+        for (String prefix : new String[]{path.toAbsolutePath() + ": ", path + ": "}) {
+            if (m.startsWith(prefix)) m = m.substring(prefix.length());
+        }
+        return m.replace(path.toAbsolutePath().toString(), path.getFileName().toString());
+    }
+
+    private static long stamp(Path p) {
+        try {
+            Path target = Files.isDirectory(p) && Files.exists(p.resolve("model_index.json")) ? p.resolve("model_index.json") : p;
+            return Files.getLastModifiedTime(target).toMillis() * 31 + (Files.isRegularFile(target) ? Files.size(target) : 0);
+        } catch (IOException e) {
+            return -1;
+        }
+    }
+
+    public static Optional<int[]> parseSize(String size) {
+        if (size == null) return Optional.empty();
+        String[] parts = size.trim().toLowerCase(Locale.ROOT).split("x");
+        if (parts.length != 2) return Optional.empty();
+        try {
+            int w = Integer.parseInt(parts[0]);
+            int h = Integer.parseInt(parts[1]);
+            return w > 0 && h > 0 ? Optional.of(new int[]{w, h}) : Optional.empty();
+        } catch (NumberFormatException e) {
+            return Optional.empty();
+        }
+    }
+}

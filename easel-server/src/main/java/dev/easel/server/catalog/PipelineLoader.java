@@ -1,0 +1,16 @@
+package dev.easel.server.catalog;
+
+import dev.easel.diffusion.pipeline.ImagePipeline;
+
+import java.nio.file.Path;
+
+/** Loads a checkpoint (single file or diffusers folder) into a ready pipeline. */
+@FunctionalInterface
+public interface PipelineLoader {
+
+    /**
+     * @throws RuntimeException with a message fit for the model listing when the checkpoint cannot be
+     *                          served (unsupported family, missing tensor, ...)
+     */
+    ImagePipeline load(Path weights) throws Exception;
+}

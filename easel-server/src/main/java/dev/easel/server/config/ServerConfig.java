@@ -1,0 +1,77 @@
+package dev.easel.server.config;
+
+import java.nio.file.Path;
+import java.util.Map;
+
+/**
+ * The whole server configuration, as bound from {@code defaults.yaml} plus the operator's file,
+ * environment and flags (see {@link ConfigLoader}). Field names are the YAML keys in kebab case.
+ */
+public record ServerConfig(
+        String host,
+        int port,
+        Path dataDir,
+        Path modelsDir,
+        String publicUrl,
+        String defaultModel,
+        String detectedModelTier,
+        long modelMemoryBudgetMb,
+        Limits limits,
+        Queue queue,
+        Images images,
+        Metrics metrics,
+        Map<String, TierLimits> tiers,
+        Map<String, ModelConfig> catalog) {
+
+    public ServerConfig {
+        tiers = Map.copyOf(tiers);
+        catalog = catalog == null ? Map.of() : java.util.Collections.unmodifiableMap(new java.util.LinkedHashMap<>(catalog));
+    }
+
+    /** Bounds checked on every request before any work is done. */
+    public record Limits(
+            int maxBodyMb,
+            int maxPromptChars,
+            int maxNegativePromptChars,
+            int maxUserChars,
+            int maxInputSide,
+            long maxInputPixels,
+            int maxInputImages,
+            int maxSteps) {
+
+        public long maxBodyBytes() {
+            return maxBodyMb * 1024L * 1024L;
+        }
+    }
+
+    public record Queue(int capacity, int requestTimeoutSeconds, int shutdownTimeoutSeconds) {
+    }
+
+    public record Images(int urlTtlSeconds) {
+    }
+
+    public record Metrics(boolean enabled) {
+    }
+
+    /** What one tier of keys may do. */
+    public record TierLimits(int requestsPerMinute, int concurrentJobs, int imagesPerDay, int maxN) {
+    }
+
+    /**
+     * One catalog entry. Every field but {@code family} may be left out: the family's defaults apply.
+     *
+     * @param path where the weights are, relative to the models dir; default: found by the API id
+     */
+    public record ModelConfig(
+            String family,
+            String tier,
+            String description,
+            String size,
+            Integer minSize,
+            Integer maxSize,
+            Integer steps,
+            Float guidanceScale,
+            String sampler,
+            String path) {
+    }
+}

@@ -1,0 +1,95 @@
+package dev.easel.server.jobs;
+
+import dev.easel.server.auth.ApiKey;
+import dev.easel.server.catalog.ModelEntry;
+
+import java.time.Instant;
+import java.util.Comparator;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * One request's work: queued on a device, run, and completed through {@link #result()}.
+ * Jobs are ordered by the key's tier (premium first), then by arrival.
+ */
+public final class Job {
+    private static final AtomicLong SEQUENCE = new AtomicLong();
+
+    static final Comparator<Job> ORDER = Comparator.<Job>comparingInt(j -> -j.key.tier().ordinal())
+            .thenComparingLong(j -> j.sequence);
+
+    private final long sequence = SEQUENCE.incrementAndGet();
+    private final ApiKey key;
+    private final ModelEntry model;
+    private final JobSpec spec;
+    private final JobListener listener;
+    private final Instant submittedAt;
+    private final Instant deadline;
+    private final CompletableFuture<JobResult> result = new CompletableFuture<>();
+    private volatile String cancelReason;
+    private volatile DeviceWorker worker;
+
+    public Job(ApiKey key, ModelEntry model, JobSpec spec, JobListener listener, Instant submittedAt, Instant deadline) {
+        this.key = key;
+        this.model = model;
+        this.spec = spec;
+        this.listener = listener;
+        this.submittedAt = submittedAt;
+        this.deadline = deadline;
+    }
+
+    public long id() {
+        return sequence;
+    }
+
+    public ApiKey key() {
+        return key;
+    }
+
+    public ModelEntry model() {
+        return model;
+    }
+
+    public JobSpec spec() {
+        return spec;
+    }
+
+    public JobListener listener() {
+        return listener;
+    }
+
+    public Instant submittedAt() {
+        return submittedAt;
+    }
+
+    public Instant deadline() {
+        return deadline;
+    }
+
+    public CompletableFuture<JobResult> result() {
+        return result;
+    }
+
+    /**
+     * Cancels the job: a waiting job leaves the queue now, a running one stops at its next step.
+     * Its result completes with {@link JobFailure.Cancelled}.
+     */
+    public void cancel(String reason) {
+        if (result.isDone()) return;
+        cancelReason = reason;
+        DeviceWorker w = worker;
+        if (w != null) w.cancelWaiting(this);
+    }
+
+    public boolean cancelled() {
+        return cancelReason != null;
+    }
+
+    String cancelReason() {
+        return cancelReason;
+    }
+
+    void assignTo(DeviceWorker worker) {
+        this.worker = worker;
+    }
+}

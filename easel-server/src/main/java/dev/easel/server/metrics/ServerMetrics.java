@@ -1,0 +1,85 @@
+package dev.easel.server.metrics;
+
+import dev.easel.server.jobs.Job;
+import dev.easel.server.jobs.JobObserver;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.Timer;
+import io.micrometer.core.instrument.binder.jvm.JvmGcMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmThreadMetrics;
+import io.micrometer.core.instrument.binder.system.ProcessorMetrics;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+
+import java.time.Duration;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
+
+/**
+ * Prometheus metrics: {@code easel_queue_length}, {@code easel_jobs_total{model,outcome}},
+ * {@code easel_step_seconds{model}}, {@code easel_images_generated_total{model}}, job durations,
+ * rejected requests, plus the JVM's memory, GC and threads.
+ */
+public final class ServerMetrics implements JobObserver, AutoCloseable {
+    private final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+    private final JvmGcMetrics gc = new JvmGcMetrics();
+
+    public ServerMetrics() {
+        new JvmMemoryMetrics().bindTo(registry);
+        new JvmThreadMetrics().bindTo(registry);
+        new ProcessorMetrics().bindTo(registry);
+        gc.bindTo(registry);
+    }
+
+    public PrometheusMeterRegistry registry() {
+        return registry;
+    }
+
+    /** Exposes the waiting jobs of a device as {@code easel_queue_length{device}}. */
+    public void queueGauge(String device, Supplier<Number> waiting) {
+        Gauge.builder("easel.queue.length", waiting).tag("device", device)
+                .description("Jobs waiting for the device").register(registry);
+    }
+
+    public void loadedModelsGauge(String device, Supplier<Number> count) {
+        Gauge.builder("easel.models.loaded", count).tag("device", device)
+                .description("Models loaded on the device").register(registry);
+    }
+
+    @Override
+    public void step(Job job, double seconds) {
+        Timer.builder("easel.step").tag("model", job.model().id()).description("Seconds per denoising step")
+                .register(registry).record(Duration.ofNanos((long) (seconds * 1e9)));
+    }
+
+    @Override
+    public void finished(Job job, String outcome, int images, long computeMillis) {
+        Counter.builder("easel.jobs").tag("model", job.model().id()).tag("outcome", outcome)
+                .description("Jobs by model and outcome").register(registry).increment();
+        if (images > 0) {
+            Counter.builder("easel.images.generated").tag("model", job.model().id())
+                    .description("Images generated").register(registry).increment(images);
+        }
+        if (computeMillis > 0) {
+            Timer.builder("easel.job").tag("model", job.model().id()).description("Device time per job")
+                    .register(registry).record(computeMillis, TimeUnit.MILLISECONDS);
+        }
+    }
+
+    /** A request refused before it became a job: {@code reason} is the error code (429s, 503s). */
+    public void rejected(String reason) {
+        Counter.builder("easel.requests.rejected").tag("reason", reason)
+                .description("Requests refused by limits or a full queue").register(registry).increment();
+    }
+
+    public String scrape() {
+        return registry.scrape();
+    }
+
+    @Override
+    public void close() {
+        gc.close();
+        registry.close();
+    }
+}

@@ -1,0 +1,140 @@
+package dev.easel.server.storage;
+
+import dev.easel.server.auth.ApiKey;
+import dev.easel.server.auth.ApiKeySecrets;
+import dev.easel.server.auth.Tier;
+
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Clock;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+
+/** Keys in the database. Secrets are returned once, by {@link #create}, and never stored. */
+public final class ApiKeyStore {
+    private static final String COLUMNS = "id, name, tier, admin, created_at, revoked_at";
+
+    private final Database db;
+    private final Clock clock;
+
+    public ApiKeyStore(Database db, Clock clock) {
+        this.db = db;
+        this.clock = clock;
+    }
+
+    /** A new key and its secret, which the caller shows once. */
+    public record Created(ApiKey key, String secret) {
+    }
+
+    public Created create(String name, Tier tier, boolean admin) {
+        if (name == null || name.isBlank()) throw new IllegalArgumentException("a key needs a name");
+        if (name.length() > 200) throw new IllegalArgumentException("a key name is at most 200 characters");
+        String secret = ApiKeySecrets.newSecret();
+        long now = clock.millis();
+        long id = db.with(c -> {
+            try (PreparedStatement ps = c.prepareStatement(
+                    "INSERT INTO api_keys (secret_hash, name, tier, admin, created_at) VALUES (?, ?, ?, ?, ?)",
+                    Statement.RETURN_GENERATED_KEYS)) {
+                ps.setString(1, ApiKeySecrets.hash(secret));
+                ps.setString(2, name.strip());
+                ps.setString(3, tier.id());
+                ps.setInt(4, admin ? 1 : 0);
+                ps.setLong(5, now);
+                ps.executeUpdate();
+                try (ResultSet rs = ps.getGeneratedKeys()) {
+                    rs.next();
+                    return rs.getLong(1);
+                }
+            }
+        });
+        return new Created(new ApiKey(publicId(id), name.strip(), tier, admin, Instant.ofEpochMilli(now), Optional.empty()), secret);
+    }
+
+    /** The key with this secret, revoked or not. */
+    public Optional<ApiKey> findBySecret(String secret) {
+        if (!ApiKeySecrets.looksLikeSecret(secret)) return Optional.empty();
+        String hash = ApiKeySecrets.hash(secret);
+        return db.with(c -> {
+            try (PreparedStatement ps = c.prepareStatement("SELECT " + COLUMNS + " FROM api_keys WHERE secret_hash = ?")) {
+                ps.setString(1, hash);
+                try (ResultSet rs = ps.executeQuery()) {
+                    return rs.next() ? Optional.of(read(rs)) : Optional.<ApiKey>empty();
+                }
+            }
+        });
+    }
+
+    public Optional<ApiKey> find(String publicId) {
+        Optional<Long> id = parseId(publicId);
+        if (id.isEmpty()) return Optional.empty();
+        return db.with(c -> {
+            try (PreparedStatement ps = c.prepareStatement("SELECT " + COLUMNS + " FROM api_keys WHERE id = ?")) {
+                ps.setLong(1, id.get());
+                try (ResultSet rs = ps.executeQuery()) {
+                    return rs.next() ? Optional.of(read(rs)) : Optional.<ApiKey>empty();
+                }
+            }
+        });
+    }
+
+    public List<ApiKey> list() {
+        return db.with(c -> {
+            try (PreparedStatement ps = c.prepareStatement("SELECT " + COLUMNS + " FROM api_keys ORDER BY id");
+                 ResultSet rs = ps.executeQuery()) {
+                List<ApiKey> keys = new ArrayList<>();
+                while (rs.next()) keys.add(read(rs));
+                return keys;
+            }
+        });
+    }
+
+    /** Revokes a key; false when there is no such active key. */
+    public boolean revoke(String publicId) {
+        Optional<Long> id = parseId(publicId);
+        if (id.isEmpty()) return false;
+        long now = clock.millis();
+        return db.with(c -> {
+            try (PreparedStatement ps = c.prepareStatement("UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL")) {
+                ps.setLong(1, now);
+                ps.setLong(2, id.get());
+                return ps.executeUpdate() == 1;
+            }
+        });
+    }
+
+    public boolean hasActiveAdmin() {
+        return db.with(c -> {
+            try (PreparedStatement ps = c.prepareStatement("SELECT 1 FROM api_keys WHERE admin = 1 AND revoked_at IS NULL LIMIT 1");
+                 ResultSet rs = ps.executeQuery()) {
+                return rs.next();
+            }
+        });
+    }
+
+    public static String publicId(long id) {
+        return "key_" + id;
+    }
+
+    static Optional<Long> parseId(String publicId) {
+        if (publicId == null) return Optional.empty();
+        String digits = publicId.startsWith("key_") ? publicId.substring(4) : publicId;
+        if (digits.isEmpty() || digits.length() > 18 || !digits.chars().allMatch(Character::isDigit)) return Optional.empty();
+        return Optional.of(Long.parseLong(digits));
+    }
+
+    private static ApiKey read(ResultSet rs) throws SQLException {
+        long revoked = rs.getLong("revoked_at");
+        Optional<Instant> revokedAt = rs.wasNull() ? Optional.empty() : Optional.of(Instant.ofEpochMilli(revoked));
+        return new ApiKey(
+                publicId(rs.getLong("id")),
+                rs.getString("name"),
+                Tier.parse(rs.getString("tier")).orElse(Tier.FREE),
+                rs.getInt("admin") == 1,
+                Instant.ofEpochMilli(rs.getLong("created_at")),
+                revokedAt);
+    }
+}

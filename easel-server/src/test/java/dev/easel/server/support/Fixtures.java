@@ -1,0 +1,27 @@
+package dev.easel.server.support;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+/** The reference fixtures (system property {@code easel.fixtures}); the SD 1.5 tiny model lives there. */
+public final class Fixtures {
+    private Fixtures() {
+    }
+
+    public static Path root() {
+        return Path.of(System.getProperty("easel.fixtures", "../shared/fixtures")).toAbsolutePath().normalize();
+    }
+
+    /** The tiny SD 1.5 model as a diffusers folder: real architecture, random weights. */
+    public static Path sd15Diffusers() {
+        Path p = root().resolve("sd15/diffusers");
+        if (!Files.isRegularFile(p.resolve("model_index.json"))) {
+            throw new IllegalStateException("the SD 1.5 fixture model is missing: " + p + " (set -Deasel.fixtures)");
+        }
+        return p;
+    }
+
+    public static Path sd15SingleFile() {
+        return root().resolve("sd15/single_file/sd15_tiny.safetensors");
+    }
+}
