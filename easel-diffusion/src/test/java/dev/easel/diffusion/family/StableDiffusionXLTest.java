@@ -1,15 +1,25 @@
 package dev.easel.diffusion.family;
 
+import dev.easel.diffusion.convert.StableDiffusionXLSingleFile;
 import dev.easel.diffusion.fixtures.FixtureCase;
+import dev.easel.diffusion.model.ComponentLoader;
+import dev.easel.diffusion.model.clip.ClipTextConfig;
+import dev.easel.diffusion.model.clip.ClipTextModel;
 import dev.easel.diffusion.pipeline.ImagePipeline;
 import dev.easel.diffusion.pipeline.ModelDefaults;
 import dev.easel.diffusion.pipeline.Pipelines;
 import dev.easel.engine.tensor.FloatTensor;
+import dev.easel.engine.weights.RenamedWeights;
+import dev.easel.engine.weights.SafetensorsFile;
+import dev.easel.engine.weights.WeightSource;
+import dev.easel.engine.weights.WeightsException;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -53,6 +63,26 @@ class StableDiffusionXLTest {
         try (ImagePipeline p = Pipelines.load(family.resolve("diffusers"))) {
             assertThat(p.family()).isEqualTo("sdxl");
             assertThat(p.defaults()).isEqualTo(StableDiffusionXL.BASE_DEFAULTS);
+        }
+    }
+
+    @Test
+    void aMisshapenFusedAttentionIsNamedAsTheFileStoresIt() {
+        Path file = FixtureCase.root().resolve("sdxl/single_file/sdxl_tiny.safetensors");
+        assumeTrue(Files.isRegularFile(file), "no SDXL fixtures");
+        String fused = StableDiffusionXLSingleFile.TEXT_ENCODER_2_PREFIX + "transformer.resblocks.0.attn.in_proj_weight";
+        try (SafetensorsFile checkpoint = SafetensorsFile.open(file)) {
+            long[] stored = checkpoint.info(fused).shape();
+            Map<String, String> names = new LinkedHashMap<>();
+            checkpoint.names().forEach(n -> names.put(n, n));
+            // the same elements as [3D/2, 2D]: still three equal row ranges, of the wrong shape
+            WeightSource damaged = new RenamedWeights(checkpoint, "damaged", names, Map.of(fused, new long[]{stored[0] / 2, stored[1] * 2}));
+            WeightSource g = StableDiffusionXLSingleFile.over(damaged).textEncoder2();
+            ClipTextConfig config = ClipTextConfig.infer(g.names(), n -> g.info(n).shape(), false);
+            assertThatThrownBy(() -> ComponentLoader.validate("text_encoder_2", ClipTextModel.graph(config).weights(), g))
+                    .isInstanceOf(WeightsException.class)
+                    .hasMessageContaining("rows 0 to " + stored[0] / 6 + " of tensor '" + fused + "' (read as 'text_model.encoder.layers.0.self_attn.q_proj.weight')")
+                    .hasMessageContaining("text_encoder_2 weights do not fit the model");
         }
     }
 

@@ -96,6 +96,11 @@ public final class DerivedWeights implements WeightSource {
         return t.elementCount() / Math.max(1, t.dim(0));
     }
 
+    /** The source this view reads from. */
+    public WeightSource base() {
+        return base;
+    }
+
     /** How one of this view's tensors is made. */
     public Derivation derivation(String name) {
         Derivation d = derivations.get(name);
