@@ -103,7 +103,7 @@ public final class PipelineBench {
         ProfiledFlops vaeFlops;
         DiffusersFolder folder = DiffusersFolder.open(checkpoint);
         try {
-            RuntimeOptions profiled = s.options().withProfiling(Files.createTempDirectory("easel-profile"));
+            RuntimeOptions profiled = s.options().prepackOr(true).withProfiling(Files.createTempDirectory("easel-profile"));
             try (WeightSource w = folder.weights("unet");
                  OnnxModel unet = ComponentLoader.load("unet", UNet2DCondition.graph(UNetConfig.fromDiffusers(folder.config("unet"))), w, profiled)) {
                 unet.runSingle(Map.of("sample", FloatTensor.concat(lastLatents, lastLatents),
@@ -190,7 +190,7 @@ public final class PipelineBench {
             FloatTensor z = unscale(latents, parts.vae());
             Decode whole;
             Decode tiled;
-            try (WeightSource w = parts.weights("vae"); VaeCodec vae = new VaeCodec(parts.vae(), w, s.options())) {
+            try (WeightSource w = parts.weights("vae"); VaeCodec vae = new VaeCodec(parts.vae(), w, s.options().prepackOr(false))) {
                 tiled = timedDecode(() -> vae.decodeTiled(z, VaeTiling.DEFAULT));
                 whole = timedDecode(() -> vae.decodeWhole(z));
             }
@@ -202,7 +202,7 @@ public final class PipelineBench {
             out.flush();
 
             // FLOPs of the executed graphs: one profiled UNet step and each decode, on their own.
-            RuntimeOptions profiled = s.options().withProfiling(Files.createTempDirectory("easel-profile"));
+            RuntimeOptions profiled = s.options().prepackOr(false).withProfiling(Files.createTempDirectory("easel-profile"));
             ProfiledFlops unetFlops;
             try (WeightSource w = parts.weights("unet");
                  OnnxModel unet = ComponentLoader.load("unet", UNet2DCondition.graph(parts.unet()), w, profiled)) {

@@ -248,7 +248,10 @@ public final class StableDiffusionXL {
      * Loads the pipeline: UNet, VAE (both halves) and text encoders, largest first, as while a component loads its
      * weights are briefly held twice. The checkpoint is closed once they are loaded.
      */
-    public static DiffusionPipeline load(DetectedCheckpoint checkpoint, RuntimeOptions options) {
+    public static DiffusionPipeline load(DetectedCheckpoint checkpoint, RuntimeOptions requested) {
+        // No GEMM repacking by default: SDXL's 10 GB of fp32 UNet weights would be held twice while loading,
+        // and peak RSS at 1024x1024 stays under 16 GiB only without it (measured with easel bench).
+        RuntimeOptions options = requested.prepackOr(false);
         List<AutoCloseable> built = new ArrayList<>();
         try (Parts parts = open(checkpoint)) {
             UNetDenoiser denoiser;

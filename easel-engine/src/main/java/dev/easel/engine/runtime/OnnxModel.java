@@ -64,7 +64,7 @@ public final class OnnxModel implements AutoCloseable {
             so.setIntraOpNumThreads(options.threads());
             so.setInterOpNumThreads(1);
             so.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.ALL_OPT);
-            so.addConfigEntry("session.disable_prepacking", options.prepackWeights() ? "0" : "1");
+            so.addConfigEntry("session.disable_prepacking", Boolean.FALSE.equals(options.prepackWeights()) ? "1" : "0");
             so.addConfigEntry("session.model_external_initializers_file_folder_path", folder.toString());
             if (options.profileFolder() != null) {
                 so.enableProfiling(options.profileFolder().resolve(model.getGraph().getName()).toString());

@@ -6,13 +6,15 @@ import java.nio.file.Path;
  * How sessions run.
  *
  * @param threads        intra-op threads; the machine's cores by default
- * @param prepackWeights let ONNX Runtime repack GEMM weights into its own layout: faster, but those
- *                       weights are then held twice
+ * @param prepackWeights let ONNX Runtime repack GEMM weights into its own layout: faster, but while a
+ *                       session loads those weights are held twice. Null leaves the choice to the model
+ *                       family ({@link #prepackOr}): small models repack, the largest ones do not, to fit
+ *                       their memory budget.
  * @param profileFolder  where ONNX Runtime writes a per-node profile (for FLOP counting), or null
  */
-public record RuntimeOptions(int threads, boolean prepackWeights, Path profileFolder) {
+public record RuntimeOptions(int threads, Boolean prepackWeights, Path profileFolder) {
     public static RuntimeOptions defaults() {
-        return new RuntimeOptions(Runtime.getRuntime().availableProcessors(), true, null);
+        return new RuntimeOptions(Runtime.getRuntime().availableProcessors(), null, null);
     }
 
     public RuntimeOptions withThreads(int n) {
@@ -21,6 +23,11 @@ public record RuntimeOptions(int threads, boolean prepackWeights, Path profileFo
 
     public RuntimeOptions withPrepack(boolean on) {
         return new RuntimeOptions(threads, on, profileFolder);
+    }
+
+    /** These options with the prepacking choice made: the caller's if it made one, else {@code familyDefault}. */
+    public RuntimeOptions prepackOr(boolean familyDefault) {
+        return prepackWeights != null ? this : withPrepack(familyDefault);
     }
 
     public RuntimeOptions withProfiling(Path folder) {

@@ -45,7 +45,7 @@ public final class BenchCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        RuntimeOptions options = RuntimeOptions.defaults().withPrepack(!noPrepack);
+        RuntimeOptions options = noPrepack ? RuntimeOptions.defaults().withPrepack(false) : RuntimeOptions.defaults();
         if (threads != null) options = options.withThreads(threads);
         switch (model) {
             case "sd15" -> {
