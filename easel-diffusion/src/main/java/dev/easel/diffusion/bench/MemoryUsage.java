@@ -14,6 +14,19 @@ public final class MemoryUsage {
         return statusField("VmHWM:");
     }
 
+    /**
+     * Resets the peak resident set size to the current one (Linux 4.0+: writing 5 to /proc/self/clear_refs), so
+     * that the next {@link #peakRssBytes} measures what came after. False where that is not possible.
+     */
+    public static boolean resetPeak() {
+        try {
+            Files.writeString(Path.of("/proc/self/clear_refs"), "5");
+            return true;
+        } catch (IOException | RuntimeException e) {
+            return false;
+        }
+    }
+
     public static long rssBytes() {
         return statusField("VmRSS:");
     }

@@ -62,6 +62,39 @@ public final class RandomCheckpoint {
         }
     }
 
+    /**
+     * The real-size SDXL base folder under {@code cache} (UNet 2.6 B, CLIP-L, OpenCLIP-G, VAE; about 7 GB of fp16),
+     * writing it first if absent. Its scheduler is SDXL Lightning's (Euler, trailing timesteps).
+     */
+    public static Path stableDiffusionXL(Path cache) {
+        Path folder = cache.resolve("sdxl-random");
+        if (Files.isRegularFile(folder.resolve("model_index.json"))) return folder;
+        try {
+            Path partial = Files.createDirectories(cache).resolve("sdxl-random.partial");
+            deleteRecursively(partial);
+            JsonNode unet = preset("sdxl/unet.json");
+            JsonNode vae = preset("sdxl/vae.json");
+            JsonNode text = preset("sdxl/text_encoder.json");
+            JsonNode text2 = preset("sdxl/text_encoder_2.json");
+            writeComponent(partial, "unet", "diffusion_pytorch_model.safetensors", unet,
+                    UNet2DCondition.graph(UNetConfig.fromDiffusers(unet)).weights());
+            Map<String, long[]> vaeWeights = new LinkedHashMap<>(AutoencoderKL.encoder(VaeConfig.fromDiffusers(vae)).weights());
+            vaeWeights.putAll(AutoencoderKL.decoder(VaeConfig.fromDiffusers(vae)).weights());
+            writeComponent(partial, "vae", "diffusion_pytorch_model.safetensors", vae, vaeWeights);
+            writeComponent(partial, "text_encoder", "model.safetensors", text,
+                    ClipTextModel.graph(ClipTextConfig.fromHuggingFace(text, false)).weights());
+            writeComponent(partial, "text_encoder_2", "model.safetensors", text2,
+                    ClipTextModel.graph(ClipTextConfig.fromHuggingFace(text2, true)).weights());
+            Files.createDirectories(partial.resolve("scheduler"));
+            JSON.writeValue(partial.resolve("scheduler/scheduler_config.json").toFile(), preset("sdxl/scheduler.json"));
+            JSON.writeValue(partial.resolve("model_index.json").toFile(), preset("sdxl/model_index.json"));
+            Files.move(partial, folder);
+            return folder;
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot write the random checkpoint under " + cache, e);
+        }
+    }
+
     private static void writeComponent(Path root, String component, String file, JsonNode config,
                                        Map<String, long[]> parameters) throws IOException {
         Path dir = Files.createDirectories(root.resolve(component));

@@ -3,6 +3,7 @@ package dev.easel.diffusion.model;
 import dev.easel.engine.graph.GraphBuilder;
 import dev.easel.engine.runtime.OnnxModel;
 import dev.easel.engine.runtime.RuntimeOptions;
+import dev.easel.engine.weights.DerivedWeights;
 import dev.easel.engine.weights.RenamedWeights;
 import dev.easel.engine.weights.WeightSource;
 import dev.easel.engine.weights.WeightsException;
@@ -101,6 +102,14 @@ public final class ComponentLoader {
             String original = view.originalName(canonical);
             if (!original.equals(canonical)) return "tensor '" + original + "' (read as '" + canonical + "')";
         }
+        if (weights instanceof DerivedWeights view && view.names().contains(canonical)) {
+            String how = switch (view.derivation(canonical)) {
+                case DerivedWeights.Rows r -> "rows " + r.first() + " to " + (r.first() + r.count()) + " of ";
+                case DerivedWeights.Transposed t -> "the transpose of ";
+                case DerivedWeights.AsStored a -> "";
+            };
+            return how + "tensor '" + view.derivation(canonical).source() + "' (read as '" + canonical + "')";
+        }
         return "tensor '" + canonical + "'";
     }
 
@@ -151,6 +160,8 @@ public final class ComponentLoader {
 
     /** The file (or folder) the weights come from, without the description of a renamed view. */
     private static String fileOf(WeightSource weights) {
-        return weights instanceof RenamedWeights view ? view.base().location() : weights.location();
+        if (weights instanceof RenamedWeights view) return view.base().location();
+        if (weights instanceof DerivedWeights view) return view.base().location();
+        return weights.location();
     }
 }

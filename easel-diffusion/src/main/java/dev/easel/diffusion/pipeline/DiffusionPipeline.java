@@ -259,6 +259,11 @@ public final class DiffusionPipeline implements ImagePipeline {
         }
     }
 
+    /** When the VAE decodes in tiles (by default {@link dev.easel.diffusion.model.vae.VaeTiling#DEFAULT}). */
+    public synchronized void setVaeTiling(dev.easel.diffusion.model.vae.VaeTiling tiling) {
+        vae.setTiling(tiling);
+    }
+
     @Override
     public RgbImage preview(FloatTensor latents, int index) {
         return LatentPreview.approximate(latents, index, vae.config().latentChannels());

@@ -4,6 +4,7 @@ import dev.easel.diffusion.convert.CheckpointInspector;
 import dev.easel.diffusion.convert.DetectedCheckpoint;
 import dev.easel.diffusion.convert.UnsupportedCheckpointException;
 import dev.easel.diffusion.family.StableDiffusion15;
+import dev.easel.diffusion.family.StableDiffusionXL;
 import dev.easel.engine.runtime.RuntimeOptions;
 
 import java.nio.file.Path;
@@ -25,8 +26,9 @@ public final class Pipelines {
         DetectedCheckpoint detected = CheckpointInspector.inspect(checkpoint);
         return switch (detected.family()) {
             case SD15 -> StableDiffusion15.load(detected, options);
-            case SDXL, FLUX -> throw new UnsupportedCheckpointException(checkpoint, "a " + detected.family().displayName()
-                    + " checkpoint (" + detected.reason() + "); this build of Easel runs Stable Diffusion 1.x only");
+            case SDXL -> StableDiffusionXL.load(detected, options);
+            case FLUX -> throw new UnsupportedCheckpointException(checkpoint, "a " + detected.family().displayName()
+                    + " checkpoint (" + detected.reason() + "); this build of Easel runs Stable Diffusion 1.x and SDXL");
         };
     }
 }

@@ -8,7 +8,9 @@ import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
 
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Optional;
 import java.util.concurrent.Callable;
 
 /** {@code easel bench}: speed and memory of a real-size model on this machine. */
@@ -19,17 +21,21 @@ public final class BenchCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    @Option(names = "--model", defaultValue = "sd15", description = "Model family to benchmark: sd15.")
+    @Option(names = "--model", defaultValue = "sd15", description = "Model family to benchmark: sd15, sdxl.")
     String model;
+
+    @Option(names = "--checkpoint", description = "sdxl only: benchmark this SDXL checkpoint (single file or diffusers "
+            + "folder) instead of the random-weight real-size one.")
+    Path checkpoint;
 
     @Option(names = "--cache", defaultValue = "bench-cache", description = "Where the random-weight checkpoints are kept.")
     Path cache;
 
-    @Option(names = "--size", defaultValue = "512", description = "Square image size in pixels.")
-    int size;
+    @Option(names = "--size", description = "Square image size in pixels (default: 512 for sd15, 1024 for sdxl).")
+    Integer size;
 
-    @Option(names = "--steps", defaultValue = "3", description = "Denoising steps to time.")
-    int steps;
+    @Option(names = "--steps", description = "Denoising steps to time (default: 3 for sd15, 4 for sdxl).")
+    Integer steps;
 
     @Option(names = "--threads", description = "Compute threads (default: all cores).")
     Integer threads;
@@ -41,8 +47,23 @@ public final class BenchCommand implements Callable<Integer> {
     public Integer call() {
         RuntimeOptions options = RuntimeOptions.defaults().withPrepack(!noPrepack);
         if (threads != null) options = options.withThreads(threads);
-        if (!model.equals("sd15")) throw new ParameterException(spec.commandLine(), "--model: only sd15 can be benchmarked in this build");
-        PipelineBench.runStableDiffusion15(new PipelineBench.Settings(cache, size, size, steps, options), spec.commandLine().getOut());
+        switch (model) {
+            case "sd15" -> {
+                if (checkpoint != null) throw new ParameterException(spec.commandLine(), "--checkpoint: only with --model sdxl");
+                int side = size != null ? size : 512;
+                PipelineBench.runStableDiffusion15(new PipelineBench.Settings(cache, side, side, steps != null ? steps : 3, options),
+                        spec.commandLine().getOut());
+            }
+            case "sdxl" -> {
+                if (checkpoint != null && !Files.exists(checkpoint)) {
+                    throw new ParameterException(spec.commandLine(), "--checkpoint: no such file or folder: " + checkpoint);
+                }
+                int side = size != null ? size : 1024;
+                PipelineBench.runStableDiffusionXL(new PipelineBench.Settings(cache, side, side, steps != null ? steps : 4, options),
+                        Optional.ofNullable(checkpoint), spec.commandLine().getOut());
+            }
+            default -> throw new ParameterException(spec.commandLine(), "--model: sd15 or sdxl, got " + model);
+        }
         return 0;
     }
 }

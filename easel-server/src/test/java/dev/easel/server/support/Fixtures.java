@@ -21,6 +21,11 @@ public final class Fixtures {
         return p;
     }
 
+    /** The tiny SDXL model as a single file (SGM layout, both text encoders inside). */
+    public static Path sdxlSingleFile() {
+        return root().resolve("sdxl/single_file/sdxl_tiny.safetensors");
+    }
+
     public static Path sd15SingleFile() {
         return root().resolve("sd15/single_file/sd15_tiny.safetensors");
     }

@@ -59,12 +59,34 @@ public record UNetConfig(long inChannels, long outChannels, long[] channels, int
     private static final Pattern TRANSFORMER_BLOCK = Pattern.compile("(down_blocks\\.(\\d+)|mid_block)\\.attentions\\.\\d+\\.transformer_blocks\\.(\\d+)\\.");
 
     /**
-     * Infers the configuration from canonical (diffusers-named) weights, as a single file carries no
-     * config: levels and resnets from the key names, widths from shapes, heads by the families'
-     * conventions (SD 1.x: 8 heads; linear projections (SDXL): 64 channels per head). Counts come from any tensor
-     * of a block, so that a missing tensor is reported as missing instead of changing the model silently.
+     * Infers the configuration of a UNet without an added text/time embedding (SD 1.x, SD 2.x) from canonical
+     * (diffusers-named) weights.
+     *
+     * @throws IllegalArgumentException for an SDXL-style UNet ({@code add_embedding}): use
+     *                                  {@link #infer(Set, Function, long)} with the pooled text width
      */
     public static UNetConfig infer(Set<String> names, Function<String, long[]> shape) {
+        return infer(names, shape, 0);
+    }
+
+    /**
+     * Infers the configuration from canonical (diffusers-named) weights, as a single file carries no
+     * config: levels and resnets from the key names, widths from shapes, transformer depth per level and in the
+     * mid block by counting {@code transformer_blocks.N}, heads by the families' conventions (SD 1.x: 8 heads;
+     * linear projections (SD 2.x, SDXL): 64 channels per head). Counts come from any tensor of a block, so that a
+     * missing tensor is reported as missing instead of changing the model silently.
+     *
+     * <p>SDXL's {@code add_embedding} takes the pooled text embedding followed by the six time ids embedded
+     * with {@code addition_time_embed_dim} channels each: its input width is {@code pooled + 6 * embed}. The
+     * UNet alone cannot tell the two apart, so the pooled width comes from the text encoder that makes it
+     * (CLIP-G's projection: 1280 in SDXL, giving 2816 = 1280 + 6 * 256).
+     *
+     * @param pooledTextWidth width of the pooled text embedding the UNet is given ({@code text_embeds}); 0 when
+     *                        the pipeline has none
+     * @throws IllegalArgumentException when the weights do not describe a UNet, or the add-embedding input does
+     *                                  not equal the pooled width plus six equal time-id embeddings
+     */
+    public static UNetConfig infer(Set<String> names, Function<String, long[]> shape, long pooledTextWidth) {
         int levels = 0;
         int resnets = 0;
         for (String n : names) {
@@ -98,27 +120,23 @@ public record UNetConfig(long inChannels, long outChannels, long[] channels, int
         String crossKey = "mid_block.attentions.0.transformer_blocks.0.attn2.to_k.weight";
         boolean addition = names.contains("add_embedding.linear_1.weight");
         long additionInput = addition ? shape.apply("add_embedding.linear_1.weight")[1] : 0;
-        int additionTimeEmbed = 0;
-        if (addition) {
-            // add_embedding input = pooled text width + 6 time ids x embed width; the pooled width is
-            // the second text encoder's projection, which SDXL also uses as its cross dim minus CLIP-L's.
-            additionTimeEmbed = inferAdditionTimeEmbed(additionInput, shape.apply(crossKey)[1]);
-        }
+        int additionTimeEmbed = addition ? additionTimeEmbed(additionInput, pooledTextWidth) : 0;
         return new UNetConfig(shape.apply("conv_in.weight")[1], shape.apply("conv_out.weight")[0], channels, resnets,
                 cross, heads, depth, midDepth, shape.apply(crossKey)[1], linear, additionTimeEmbed, additionInput);
     }
 
-    /**
-     * SDXL: additionInput = pooledWidth + 6 * timeEmbed. Real SDXL: 2816 = 1280 + 6*256. The pooled width
-     * is not in the UNet; we use the convention timeEmbed = 256 for real sizes and solve otherwise.
-     */
-    private static int inferAdditionTimeEmbed(long additionInput, long crossDim) {
-        // CLIP-G's width is crossDim - 768 in real SDXL (2048 - 768 = 1280); try candidates that divide evenly.
-        for (int candidate : new int[]{256, 8, 16, 32, 64, 128, 512}) {
-            long pooled = additionInput - 6L * candidate;
-            if (pooled > 0 && pooled < crossDim) return candidate;
+    /** addition_time_embed_dim = (add-embedding input - pooled width) / 6, which must be a positive even whole number. */
+    private static int additionTimeEmbed(long additionInput, long pooledTextWidth) {
+        if (pooledTextWidth <= 0) {
+            throw new IllegalArgumentException("the UNet has an added text/time embedding (add_embedding, input width "
+                    + additionInput + "), which needs the pooled text embedding's width to size its time-id embedding");
         }
-        throw new IllegalArgumentException("cannot infer addition_time_embed_dim from add_embedding input " + additionInput);
+        long timeIds = additionInput - pooledTextWidth;
+        if (timeIds <= 0 || timeIds % 6 != 0 || timeIds / 6 % 2 != 0) {
+            throw new IllegalArgumentException("add_embedding takes " + additionInput + " inputs, which is not the pooled text width "
+                    + pooledTextWidth + " plus 6 time ids of an even embedding width");
+        }
+        return Math.toIntExact(timeIds / 6);
     }
 
     private static int[] perLevel(JsonNode node, int levels) {

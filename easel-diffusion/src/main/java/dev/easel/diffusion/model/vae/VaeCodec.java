@@ -12,15 +12,23 @@ import java.util.Map;
 
 /**
  * The VAE as the pipelines use it. Both halves are loaded up front (the encoder is small), so the
- * checkpoint need not stay open after loading.
+ * checkpoint need not stay open after loading. Large latents are decoded in blended tiles ({@link VaeTiling})
+ * to bound the decoder's memory.
  */
 public final class VaeCodec implements AutoCloseable {
     private final VaeConfig config;
     private final OnnxModel decoder;
     private final OnnxModel encoder;
+    private volatile VaeTiling tiling;
 
+    /** With {@link VaeTiling#DEFAULT} tiling. */
     public VaeCodec(VaeConfig config, WeightSource weights, RuntimeOptions options) {
+        this(config, weights, options, VaeTiling.DEFAULT);
+    }
+
+    public VaeCodec(VaeConfig config, WeightSource weights, RuntimeOptions options, VaeTiling tiling) {
         this.config = config;
+        this.tiling = java.util.Objects.requireNonNull(tiling, "tiling");
         // Both halves are checked together first, so one message lists every problem in the VAE.
         GraphBuilder decoderGraph = AutoencoderKL.decoder(config);
         GraphBuilder encoderGraph = AutoencoderKL.encoder(config);
@@ -45,9 +53,37 @@ public final class VaeCodec implements AutoCloseable {
         return encoder.run(Map.of("image", image));
     }
 
-    /** Decodes un-scaled latents: {@code decoder_input} (after post_quant_conv) and {@code image}, about [-1, 1]. */
+    /**
+     * Decodes un-scaled latents: {@code decoder_input} (after post_quant_conv) and {@code image}, about [-1, 1];
+     * whole, or in tiles when the latents are larger than the tiling allows.
+     */
     public Map<String, FloatTensor> decode(FloatTensor latents) {
+        VaeTiling t = tiling;
+        return t.tiles(latents.dim(2), latents.dim(3)) ? decodeTiled(latents, t) : decodeWhole(latents);
+    }
+
+    /** The decoder on all the latents at once. */
+    public Map<String, FloatTensor> decodeWhole(FloatTensor latents) {
         return decoder.run(Map.of("latent", latents));
+    }
+
+    /** The decoder tile by tile, the tiles blended ({@link TiledDecoding}). */
+    public Map<String, FloatTensor> decodeTiled(FloatTensor latents, VaeTiling tiles) {
+        return TiledDecoding.decode(latents, tiles, pixelsPerLatent(), this::decodeWhole);
+    }
+
+    /** Image pixels per latent along each axis: 2 per level below the first (8 for the SD, SDXL and Flux VAEs). */
+    public int pixelsPerLatent() {
+        return 1 << (config.levels() - 1);
+    }
+
+    public VaeTiling tiling() {
+        return tiling;
+    }
+
+    /** When {@link #decode} tiles from now on. */
+    public void setTiling(VaeTiling tiling) {
+        this.tiling = java.util.Objects.requireNonNull(tiling, "tiling");
     }
 
     /** Scaled latents (what the denoiser sees) to decoder input: z / scaling + shift. */

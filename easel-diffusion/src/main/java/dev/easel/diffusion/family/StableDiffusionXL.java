@@ -1,0 +1,290 @@
+package dev.easel.diffusion.family;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.easel.diffusion.convert.DetectedCheckpoint;
+import dev.easel.diffusion.convert.DiffusersFolder;
+import dev.easel.diffusion.convert.StableDiffusionXLSingleFile;
+import dev.easel.diffusion.model.ComponentLoader;
+import dev.easel.diffusion.model.clip.ClipTextConfig;
+import dev.easel.diffusion.model.clip.ClipTextEncoder;
+import dev.easel.diffusion.model.unet.UNetConfig;
+import dev.easel.diffusion.model.unet.UNetDenoiser;
+import dev.easel.diffusion.model.vae.VaeCodec;
+import dev.easel.diffusion.model.vae.VaeConfig;
+import dev.easel.diffusion.pipeline.DiffusionPipeline;
+import dev.easel.diffusion.pipeline.ModelDefaults;
+import dev.easel.diffusion.scheduler.DiffusersSchedulerConfig;
+import dev.easel.diffusion.scheduler.SamplerKind;
+import dev.easel.diffusion.scheduler.SchedulerSettings;
+import dev.easel.diffusion.scheduler.TimestepSpacing;
+import dev.easel.diffusion.tokenizer.ClipTokenizer;
+import dev.easel.engine.runtime.RuntimeOptions;
+import dev.easel.engine.weights.WeightSource;
+import dev.easel.engine.weights.WeightsException;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.function.Function;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * Stable Diffusion XL: CLIP-L and OpenCLIP-G conditioning ({@link DualClipConditioner}), the SDXL UNet (linear
+ * transformer projections, 64 channels per head, transformer depth per level, the added text/time embedding)
+ * and the KL VAE scaled by 0.13025. Loads single-file (SGM) checkpoints and diffusers folders onto the same
+ * canonical names; image-to-image and masked edits run on the ordinary 4-channel UNet. Large images are decoded in
+ * blended tiles ({@link dev.easel.diffusion.model.vae.VaeTiling#DEFAULT}: above 96x96 latents, so SDXL's own
+ * 1024x1024 is tiled).
+ *
+ * <p>Defaults. A checkpoint cannot say whether it is a base model or a step-distilled one, so an SDXL base recipe
+ * applies (1024x1024, 30 Euler steps, guidance 5) unless the file or folder name says "lightning": SDXL
+ * Lightning's own files are named {@code sdxl_lightning_Nstep*.safetensors}, and run with N Euler steps on
+ * trailing timesteps and no guidance, so such a name gets that recipe (N = 2, 4 or 8; 4 otherwise, as the
+ * 1-step model predicts x0 and is not supported). Callers (the catalog, API requests, the CLI) override any
+ * of it.
+ *
+ * <p>Schedules. A single file carries no scheduler config: Euler on the SDXL training schedule with trailing
+ * timesteps (what Lightning needs, and for a base model at 20-50 steps no worse than diffusers' "leading"). A
+ * diffusers folder runs its own scheduler config with whatever sampler is asked for (diffusers' {@code from_config}
+ * keeps its {@code timestep_spacing}); Lightning-named folders get trailing spacing.
+ */
+public final class StableDiffusionXL {
+    public static final String FAMILY = "sdxl";
+    public static final float VAE_SCALING = 0.13025f;
+    public static final ModelDefaults BASE_DEFAULTS = new ModelDefaults(1024, 1024, 30, 5f, "euler");
+    public static final int LIGHTNING_STEPS = 4;
+    /** Any multiple of 8 works: the UNet upsamples to its skip connections' sizes. */
+    public static final int SIZE_MULTIPLE = 8;
+    private static final Pattern LIGHTNING_STEP_COUNT = Pattern.compile("(\\d+)[-_ ]?steps?");
+
+    private StableDiffusionXL() {
+    }
+
+    /** SDXL Lightning's recipe: {@code steps} Euler steps on trailing timesteps, no guidance, 1024x1024. */
+    public static ModelDefaults lightningDefaults(int steps) {
+        return new ModelDefaults(1024, 1024, steps, 0f, "euler");
+    }
+
+    /** Whether a checkpoint's file or folder name marks it as SDXL Lightning. */
+    public static boolean isLightningName(Path checkpoint) {
+        Path name = checkpoint.toAbsolutePath().normalize().getFileName();
+        return name != null && name.toString().toLowerCase(Locale.ROOT).contains("lightning");
+    }
+
+    /** The recipe a checkpoint runs with when nothing else is asked for (see the class comment). */
+    public static ModelDefaults defaultsFor(Path checkpoint) {
+        if (!isLightningName(checkpoint)) return BASE_DEFAULTS;
+        Matcher m = LIGHTNING_STEP_COUNT.matcher(checkpoint.toAbsolutePath().normalize().getFileName().toString().toLowerCase(Locale.ROOT));
+        int steps = LIGHTNING_STEPS;
+        if (m.find()) {
+            int named = Integer.parseInt(m.group(1));
+            if (named == 2 || named == 4 || named == 8) steps = named;
+        }
+        return lightningDefaults(steps);
+    }
+
+    /**
+     * An SDXL checkpoint opened for building models: tokenizers, each component's configuration, and its weights
+     * under canonical names. Nothing is loaded into memory yet.
+     */
+    public static final class Parts implements AutoCloseable {
+        private final ClipTokenizer tokenizer;
+        private final ClipTokenizer tokenizer2;
+        private final ClipTextConfig textEncoder;
+        private final ClipTextConfig textEncoder2;
+        private final UNetConfig unet;
+        private final VaeConfig vae;
+        private final Function<SamplerKind, SchedulerSettings> samplers;
+        private final ModelDefaults defaults;
+        private final Function<String, WeightSource> weights;
+        private final AutoCloseable owned;
+
+        private Parts(ClipTokenizer tokenizer, ClipTokenizer tokenizer2, ClipTextConfig textEncoder, ClipTextConfig textEncoder2,
+                      UNetConfig unet, VaeConfig vae, Function<SamplerKind, SchedulerSettings> samplers, ModelDefaults defaults,
+                      Function<String, WeightSource> weights, AutoCloseable owned) {
+            this.tokenizer = tokenizer;
+            this.tokenizer2 = tokenizer2;
+            this.textEncoder = textEncoder;
+            this.textEncoder2 = textEncoder2;
+            this.unet = unet;
+            this.vae = vae;
+            this.samplers = samplers;
+            this.defaults = defaults;
+            this.weights = weights;
+            this.owned = owned;
+        }
+
+        public ClipTokenizer tokenizer() {
+            return tokenizer;
+        }
+
+        /** CLIP-G's tokenizer: CLIP's vocabulary padding with "!" (id 0). */
+        public ClipTokenizer tokenizer2() {
+            return tokenizer2;
+        }
+
+        public ClipTextConfig textEncoder() {
+            return textEncoder;
+        }
+
+        public ClipTextConfig textEncoder2() {
+            return textEncoder2;
+        }
+
+        public UNetConfig unet() {
+            return unet;
+        }
+
+        public VaeConfig vae() {
+            return vae;
+        }
+
+        public Function<SamplerKind, SchedulerSettings> samplers() {
+            return samplers;
+        }
+
+        public ModelDefaults defaults() {
+            return defaults;
+        }
+
+        /**
+         * The weights of {@code text_encoder}, {@code text_encoder_2}, {@code unet} or {@code vae}, under canonical
+         * names. The caller closes the result (a view over a single file closes nothing; a folder's file is
+         * unmapped), and uses it while these parts are open.
+         */
+        public WeightSource weights(String component) {
+            return weights.apply(component);
+        }
+
+        @Override
+        public void close() {
+            try {
+                owned.close();
+            } catch (RuntimeException e) {
+                throw e;
+            } catch (Exception e) {
+                throw new IllegalStateException("closing " + owned + " failed", e);
+            }
+        }
+    }
+
+    /** Opens an SDXL checkpoint (single file or diffusers folder) as {@link Parts}. */
+    public static Parts open(DetectedCheckpoint checkpoint) {
+        return checkpoint.layout() == DetectedCheckpoint.Layout.SINGLE_FILE
+                ? openSingleFile(checkpoint.path()) : openDiffusersFolder(checkpoint.path());
+    }
+
+    private static Parts openSingleFile(Path path) {
+        StableDiffusionXLSingleFile file = StableDiffusionXLSingleFile.open(path);
+        try {
+            WeightSource l = file.textEncoder();
+            WeightSource g = file.textEncoder2();
+            WeightSource unet = file.unet();
+            WeightSource vae = file.vae();
+            ClipTextConfig clipL = ComponentLoader.inferConfig("text_encoder", l, (names, shapes) -> ClipTextConfig.infer(names, shapes, true));
+            ClipTextConfig clipG = ComponentLoader.inferConfig("text_encoder_2", g, (names, shapes) -> ClipTextConfig.infer(names, shapes, false));
+            if (clipG.projectionDim() <= 0) {
+                throw new WeightsException(path + ": text_encoder_2 weights are incomplete: the OpenCLIP text encoder has no "
+                        + StableDiffusionXLSingleFile.TEXT_ENCODER_2_PREFIX + "text_projection (needed for the pooled text embedding)");
+            }
+            ClipTokenizer tokenizer = ClipTokenizer.bundled();
+            ModelDefaults defaults = defaultsFor(path);
+            SchedulerSettings settings = SchedulerSettings.sdxl();
+            return new Parts(tokenizer, tokenizer.withPadToken("!"), clipL, clipG,
+                    ComponentLoader.inferConfig("unet", unet, (names, shapes) -> UNetConfig.infer(names, shapes, clipG.projectionDim())),
+                    ComponentLoader.inferConfig("vae", vae, (names, shapes) -> VaeConfig.infer(names, shapes, VAE_SCALING, 0f)),
+                    kind -> settings, defaults,
+                    component -> switch (component) {
+                        case "text_encoder" -> l;
+                        case "text_encoder_2" -> g;
+                        case "unet" -> unet;
+                        case "vae" -> vae;
+                        default -> throw new IllegalArgumentException("an SDXL checkpoint has no component " + component);
+                    }, file);
+        } catch (RuntimeException e) {
+            file.close();
+            throw e;
+        }
+    }
+
+    private static Parts openDiffusersFolder(Path path) {
+        DiffusersFolder folder = DiffusersFolder.open(path);
+        ClipTokenizer tokenizer = Files.isDirectory(folder.dir().resolve("tokenizer"))
+                ? ClipTokenizer.fromDiffusersFolder(folder.dir().resolve("tokenizer")) : ClipTokenizer.bundled();
+        ClipTokenizer tokenizer2 = Files.isDirectory(folder.dir().resolve("tokenizer_2"))
+                ? ClipTokenizer.fromDiffusersFolder(folder.dir().resolve("tokenizer_2")) : ClipTokenizer.bundled().withPadToken("!");
+        ClipTextConfig clipG = ClipTextConfig.fromHuggingFace(folder.config("text_encoder_2"), true);
+        ModelDefaults defaults = defaultsFor(path);
+        SchedulerSettings settings = SchedulerSettings.sdxl();
+        SamplerKind configured = SamplerKind.EULER;
+        if (folder.components().contains("scheduler")) {
+            JsonNode config = folder.config("scheduler");
+            String className = config.path("_class_name").asText();
+            try {
+                settings = DiffusersSchedulerConfig.settings(className, config);
+                configured = DiffusersSchedulerConfig.samplerKind(className, config);
+            } catch (IllegalArgumentException notOneWeRun) {
+                settings = SchedulerSettings.sdxl();
+                configured = SamplerKind.EULER;
+            }
+        }
+        if (isLightningName(path)) {
+            settings = settings.withSpacing(TimestepSpacing.TRAILING);
+        } else {
+            defaults = new ModelDefaults(defaults.width(), defaults.height(), defaults.steps(), defaults.guidanceScale(),
+                    configured.apiName());
+        }
+        SchedulerSettings chosen = settings;
+        return new Parts(tokenizer, tokenizer2, ClipTextConfig.fromHuggingFace(folder.config("text_encoder"), false), clipG,
+                UNetConfig.fromDiffusers(folder.config("unet")), VaeConfig.fromDiffusers(folder.config("vae")),
+                kind -> chosen, defaults, folder::weights, () -> {
+        });
+    }
+
+    /**
+     * Loads the pipeline: UNet, VAE (both halves) and text encoders, largest first, as while a component loads its
+     * weights are briefly held twice. The checkpoint is closed once they are loaded.
+     */
+    public static DiffusionPipeline load(DetectedCheckpoint checkpoint, RuntimeOptions options) {
+        List<AutoCloseable> built = new ArrayList<>();
+        try (Parts parts = open(checkpoint)) {
+            UNetDenoiser denoiser;
+            try (WeightSource w = parts.weights("unet")) {
+                denoiser = add(built, new UNetDenoiser(parts.unet(), w, options));
+            }
+            ClipTextEncoder clipG;
+            try (WeightSource w = parts.weights("text_encoder_2")) {
+                clipG = add(built, new ClipTextEncoder(parts.tokenizer2(), parts.tokenizer2().padId(),
+                        parts.textEncoder2(), w, "text_encoder_2", options));
+            }
+            ClipTextEncoder clipL;
+            try (WeightSource w = parts.weights("text_encoder")) {
+                clipL = add(built, new ClipTextEncoder(parts.tokenizer(), parts.tokenizer().padId(),
+                        parts.textEncoder(), w, "text_encoder", options));
+            }
+            VaeCodec codec;
+            try (WeightSource w = parts.weights("vae")) {
+                codec = add(built, new VaeCodec(parts.vae(), w, options));
+            }
+            return new DiffusionPipeline(FAMILY, new DualClipConditioner(clipL, clipG), denoiser, codec, parts.samplers(),
+                    parts.defaults(), SIZE_MULTIPLE);
+        } catch (RuntimeException e) {
+            for (AutoCloseable c : built.reversed()) {
+                try {
+                    c.close();
+                } catch (Exception suppressed) {
+                    e.addSuppressed(suppressed);
+                }
+            }
+            throw e;
+        }
+    }
+
+    private static <T extends AutoCloseable> T add(List<AutoCloseable> built, T item) {
+        built.add(item);
+        return item;
+    }
+}
