@@ -17,7 +17,8 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 /**
  * Requests merged into one batch get, bit for bit, the images they get alone, on the SD 1.5 fixture model:
  * with and without guidance, with a sampler that draws noise every step (Euler a) and one that does not use it
- * (Euler), with different prompts, negative prompts, seeds and image counts.
+ * (Euler), with different prompts, negative prompts, seeds and image counts; and on the SDXL fixture model, whose
+ * conditioning has more inputs (pooled text embeddings, time ids) to merge.
  */
 class BatchedGenerationTest {
     private static DiffusionPipeline pipeline;
@@ -60,6 +61,19 @@ class BatchedGenerationTest {
         assertMergedEqualsAlone(List.of(
                 request("a red cube on a table", null, 7, 1, 1f, "euler_a"),
                 request("a lighthouse at night", null, 8, 2, 1f, "euler_a")));
+    }
+
+    @Test
+    void sdxlConditioningIsMergedRowForRowToo() {
+        try (DiffusionPipeline sdxl = (DiffusionPipeline) Pipelines.load(FixtureCase.root().resolve("sdxl/diffusers"),
+                RuntimeOptions.defaults())) {
+            assertMergedEqualsAlone(sdxl, List.of(
+                    request("portrait of a red fox wearing a scarf", null, 1, 1, 5f, "euler_a"),
+                    request("a lighthouse at night", "blurry", 2, 2, 5f, "euler_a")));
+            assertMergedEqualsAlone(sdxl, List.of(
+                    request("portrait of a red fox wearing a scarf", null, 1, 2, 0f, "euler"),
+                    request("a lighthouse at night", null, 2, 1, 0f, "euler")));
+        }
     }
 
     @Test
@@ -111,6 +125,10 @@ class BatchedGenerationTest {
 
     /** Runs the requests alone, then as one batch (one model call per step), and compares every pixel. */
     private static void assertMergedEqualsAlone(List<GenerationRequest> requests) {
+        assertMergedEqualsAlone(pipeline, requests);
+    }
+
+    private static void assertMergedEqualsAlone(DiffusionPipeline pipeline, List<GenerationRequest> requests) {
         List<List<RgbImage>> alone = new ArrayList<>();
         for (GenerationRequest r : requests) alone.add(pipeline.generate(r, ProgressListener.NONE));
 
