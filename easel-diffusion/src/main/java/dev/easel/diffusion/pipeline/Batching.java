@@ -2,6 +2,11 @@ package dev.easel.diffusion.pipeline;
 
 import dev.easel.engine.tensor.FloatTensor;
 
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
 /** Batch helpers for [negative x n, prompt x n] layouts. */
 public final class Batching {
     private Batching() {
@@ -28,5 +33,43 @@ public final class Batching {
         long[] shape = output.shape().clone();
         shape[0] /= 2;
         return new FloatTensor(shape, out);
+    }
+
+    /**
+     * The conditioning of several requests run as one batch, from each request's own conditioning
+     * ([negative x n_i, prompt x n_i] with guidance, [prompt x n_i] without): with guidance
+     * [negatives of every request, then prompts of every request], so that the batch's first half is still
+     * the unconditional one ({@link #applyGuidance}) and row r of each half is image r of the batch; without,
+     * the requests' rows one after the other. Every input must have the batch on its first axis.
+     */
+    public static Map<String, FloatTensor> mergeRequests(List<Map<String, FloatTensor>> perRequest, boolean guidance) {
+        if (perRequest.size() == 1) return perRequest.getFirst();
+        Map<String, FloatTensor> merged = new LinkedHashMap<>();
+        for (String name : perRequest.getFirst().keySet()) {
+            List<FloatTensor> unconditional = new ArrayList<>();
+            List<FloatTensor> conditional = new ArrayList<>();
+            for (Map<String, FloatTensor> one : perRequest) {
+                FloatTensor t = one.get(name);
+                if (t == null) throw new IllegalArgumentException("conditioning input '" + name + "' is missing for a request");
+                int n = (int) t.dim(0);
+                if (guidance) {
+                    unconditional.add(rows(t, 0, n / 2));
+                    conditional.add(rows(t, n / 2, n));
+                } else {
+                    conditional.add(t);
+                }
+            }
+            unconditional.addAll(conditional);
+            merged.put(name, FloatTensor.concat(unconditional.toArray(FloatTensor[]::new)));
+        }
+        return merged;
+    }
+
+    /** Rows {@code [from, to)} along the first axis, copied. */
+    public static FloatTensor rows(FloatTensor t, int from, int to) {
+        int stride = t.size() / (int) t.dim(0);
+        long[] shape = t.shape().clone();
+        shape[0] = to - from;
+        return new FloatTensor(shape, java.util.Arrays.copyOfRange(t.data(), from * stride, to * stride));
     }
 }

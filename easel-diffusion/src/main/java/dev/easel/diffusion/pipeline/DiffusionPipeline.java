@@ -5,7 +5,7 @@ import dev.easel.diffusion.image.Mask;
 import dev.easel.diffusion.image.RgbImage;
 import dev.easel.diffusion.model.vae.VaeCodec;
 import dev.easel.diffusion.noise.NoiseSource;
-import dev.easel.diffusion.noise.TorchGenerator;
+import dev.easel.diffusion.noise.PerRequestNoise;
 import dev.easel.diffusion.scheduler.SamplerKind;
 import dev.easel.diffusion.scheduler.Scheduler;
 import dev.easel.diffusion.scheduler.SchedulerSettings;
@@ -24,6 +24,11 @@ import java.util.function.Function;
  *
  * <p>Random draws are made in the reference pipelines' order so that a seed gives the image diffusers
  * gives for the same seed, and so the fixtures' recorded draws can be injected.
+ *
+ * <p>Compatible text-to-image requests run as one batch ({@link #generateBatch}): one denoiser call per step
+ * for all their images, which is faster than one call per request. Each request still draws from its own
+ * generator ({@link PerRequestNoise}) and is conditioned and decoded on its own, so it gets the images it gets
+ * alone; a single request is the batch of one.
  */
 public final class DiffusionPipeline implements ImagePipeline {
     private static final int LATENT_SCALE = 8;
@@ -66,18 +71,38 @@ public final class DiffusionPipeline implements ImagePipeline {
     }
 
     @Override
-    public List<RgbImage> generate(GenerationRequest request, ProgressListener progress) {
-        return generate(request, progress, new TorchGenerator(request.seed()), PipelineTrace.NONE);
+    public List<List<RgbImage>> generateBatch(List<GenerationRequest> requests, ProgressListener progress) {
+        BatchKey.requireCompatible(requests);
+        requests.forEach(this::validate);
+        long[] seeds = requests.stream().mapToLong(GenerationRequest::seed).toArray();
+        return run(requests, progress, PerRequestNoise.seeded(seeds, imageCounts(requests)), PipelineTrace.NONE);
     }
 
-    /** The full algorithm, with the noise source and trace explicit (tests inject recorded draws). */
-    public synchronized List<RgbImage> generate(GenerationRequest r, ProgressListener progress, NoiseSource noise,
-                                                PipelineTrace trace) {
+    /**
+     * One request with the noise source and trace explicit (tests inject recorded draws); what
+     * {@link #generate(GenerationRequest, ProgressListener)} does with {@code new TorchGenerator(seed)}.
+     */
+    public List<RgbImage> generate(GenerationRequest r, ProgressListener progress, NoiseSource noise, PipelineTrace trace) {
         validate(r);
-        int n = r.imageCount();
+        return run(List.of(r), progress, noise, trace).getFirst();
+    }
+
+    /**
+     * The full algorithm over a batch of validated, compatible requests: every request's rows (its
+     * {@code imageCount()} images, in request order) go through one model call per step, and {@code noise}
+     * gives each request its own draws. Edits come here alone (see {@link BatchKey#of}).
+     */
+    private synchronized List<List<RgbImage>> run(List<GenerationRequest> requests, ProgressListener progress,
+                                                  NoiseSource noise, PipelineTrace trace) {
+        GenerationRequest r = requests.getFirst(); // what the batch shares: size, steps, guidance, sampler
+        int[] counts = imageCounts(requests);
+        int n = java.util.Arrays.stream(counts).sum();
         boolean guidance = r.guidanceScale() > 1f;
-        Map<String, FloatTensor> conditioning =
-                conditioner.condition(r.prompt(), r.negativePrompt(), n, guidance, r.width(), r.height(), trace);
+        List<Map<String, FloatTensor>> perRequest = new ArrayList<>();
+        for (GenerationRequest q : requests) {
+            perRequest.add(conditioner.condition(q.prompt(), q.negativePrompt(), q.imageCount(), guidance, r.width(), r.height(), trace));
+        }
+        Map<String, FloatTensor> conditioning = Batching.mergeRequests(perRequest, guidance);
         float strength = r.initImage().isPresent() ? r.strength() : 1f;
         SamplerKind sampler = SamplerKind.parse(r.sampler());
         Scheduler scheduler;
@@ -94,6 +119,7 @@ public final class DiffusionPipeline implements ImagePipeline {
         FloatTensor startNoise = null;
         FloatTensor latentMask = null;
         if (r.initImage().isPresent()) {
+            if (requests.size() != 1) throw new IllegalStateException("edits run alone");
             FloatTensor pixels = Batching.repeat(ImageCodec.toModelInput(r.initImage().get()), n);
             trace.record("vae_encoder.input", pixels);
             Map<String, FloatTensor> encoded = vae.encode(pixels);
@@ -137,7 +163,19 @@ public final class DiffusionPipeline implements ImagePipeline {
             trace.record("step" + i + ".latents", latents);
             progress.onStep(i + 1, total, latents);
         }
-        return decode(latents, trace);
+        // Each request's rows are decoded on their own, as they are when it runs alone: the VAE gains little
+        // from a larger batch, and its peak memory stays that of the largest request.
+        List<List<RgbImage>> images = new ArrayList<>();
+        int row = 0;
+        for (int count : counts) {
+            images.add(decode(counts.length == 1 ? latents : Batching.rows(latents, row, row + count), trace));
+            row += count;
+        }
+        return images;
+    }
+
+    private static int[] imageCounts(List<GenerationRequest> requests) {
+        return requests.stream().mapToInt(GenerationRequest::imageCount).toArray();
     }
 
     private List<RgbImage> decode(FloatTensor latents, PipelineTrace trace) {

@@ -27,4 +27,9 @@ public record GenerationRequest(
         Optional<RgbImage> initImage,
         float strength,
         Optional<Mask> mask) {
+
+    /** What it must share with other requests to run in one batch; empty for an edit, which runs alone. */
+    public Optional<BatchKey> batchKey() {
+        return BatchKey.of(this);
+    }
 }

@@ -18,12 +18,27 @@ public interface ImagePipeline extends AutoCloseable {
     int sizeMultiple();
 
     /**
-     * Makes {@code request.imageCount()} images.
+     * Makes {@code request.imageCount()} images: the one-request case of {@link #generateBatch}.
      *
      * @throws InvalidRequestException  for a request this model cannot run (size, steps, strength, sampler)
      * @throws GenerationCancelled      when the listener cancels
      */
-    List<RgbImage> generate(GenerationRequest request, ProgressListener progress);
+    default List<RgbImage> generate(GenerationRequest request, ProgressListener progress) {
+        return generateBatch(List.of(request), progress).getFirst();
+    }
+
+    /**
+     * Runs several requests as one batch (one model call per step for all their images) and gives each its
+     * images, in request order. A request gets exactly the images it gets alone: each draws its noise from its
+     * own seed, and its rows of the batch never mix with the others'. Requests must agree on their
+     * {@link BatchKey} (size, steps, guidance, sampler; text-to-image only); one request of any kind always runs.
+     * The listener sees the whole batch's latents, rows in request order ({@code imageCount()} rows each).
+     *
+     * @throws IllegalArgumentException for requests that cannot run as one batch ({@link BatchKey#requireCompatible})
+     * @throws InvalidRequestException  when one of the requests is one this model cannot run
+     * @throws GenerationCancelled      when the listener cancels
+     */
+    List<List<RgbImage>> generateBatch(List<GenerationRequest> requests, ProgressListener progress);
 
     /** A cheap preview of the current latents of image {@code index}, without running the VAE decoder. */
     RgbImage preview(FloatTensor latents, int index);

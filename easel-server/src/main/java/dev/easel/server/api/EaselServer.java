@@ -85,7 +85,7 @@ public final class EaselServer implements AutoCloseable {
         ImageFileStore files = new ImageFileStore(config.dataDir(), Duration.ofSeconds(config.images().urlTtlSeconds()), clock);
         ModelCatalog catalog = new ModelCatalog(config, clock);
         this.metrics = new ServerMetrics();
-        DeviceWorker device = new DeviceWorker("default", config.queue().capacity(),
+        DeviceWorker device = new DeviceWorker("default", config.queue().capacity(), config.queue().maxBatchImages(),
                 new ModelCache(loader, memoryBudgetBytes(config)), catalog::recordLoadFailure,
                 JobObservers.of(metrics, new UsageRecorder(usage, clock)), clock);
         metrics.queueGauge(device.device(), device::waitingCount);

@@ -242,6 +242,7 @@ public final class ConfigLoader {
         }
         if (c.queue().capacity() < 1) throw new ConfigException("queue.capacity must be at least 1");
         if (c.queue().requestTimeoutSeconds() < 1) throw new ConfigException("queue.request-timeout-seconds must be at least 1");
+        if (c.queue().maxBatchImages() < 1) throw new ConfigException("queue.max-batch-images must be at least 1 (1 = no merging)");
         if (c.limits().maxBodyMb() < 1) throw new ConfigException("limits.max-body-mb must be at least 1");
         if (c.images().urlTtlSeconds() < 1) throw new ConfigException("images.url-ttl-seconds must be at least 1");
         Map<String, ServerConfig.ModelConfig> catalog = new LinkedHashMap<>(c.catalog());

@@ -44,7 +44,11 @@ public record ServerConfig(
         }
     }
 
-    public record Queue(int capacity, int requestTimeoutSeconds, int shutdownTimeoutSeconds) {
+    /**
+     * @param maxBatchImages waiting text-to-image jobs of the same model and recipe are merged into one batch
+     *                       of up to this many images; 1 = every job runs alone
+     */
+    public record Queue(int capacity, int requestTimeoutSeconds, int shutdownTimeoutSeconds, int maxBatchImages) {
     }
 
     public record Images(int urlTtlSeconds) {

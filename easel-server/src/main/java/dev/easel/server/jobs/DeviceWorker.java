@@ -1,6 +1,7 @@
 package dev.easel.server.jobs;
 
 import dev.easel.diffusion.image.RgbImage;
+import dev.easel.diffusion.pipeline.BatchKey;
 import dev.easel.diffusion.pipeline.GenerationCancelled;
 import dev.easel.diffusion.pipeline.GenerationRequest;
 import dev.easel.diffusion.pipeline.ImagePipeline;
@@ -18,6 +19,7 @@ import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import java.util.PriorityQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.Condition;
@@ -26,15 +28,24 @@ import java.util.function.BiConsumer;
 
 /**
  * One device (the CPU, or one GPU): a bounded queue of jobs ordered by tier then arrival, and one thread
- * that runs them one at a time on the device's {@link ModelCache}. A full queue refuses at once; a
- * cancelled job leaves the queue at once or stops at its next denoising step; on {@link #drain} the
- * queue stops taking jobs and runs what it holds.
+ * that runs them on the device's {@link ModelCache}. A full queue refuses at once; a cancelled job leaves
+ * the queue at once or stops at its next denoising step; on {@link #drain} the queue stops taking jobs and
+ * runs what it holds.
+ *
+ * <p>Batching: when a text-to-image job starts, the waiting jobs of the same model and {@link BatchKey} (size,
+ * steps, guidance, sampler) join it, in queue order, up to {@code maxBatchImages} images in all, and run as one
+ * {@link ImagePipeline#generateBatch} call: one model call per step for all their images, which is faster than
+ * one call per job, and each job still gets the images it would get alone. Each job keeps its own previews,
+ * result, usage (the batch's compute time split by image count), time-out and cancellation: a member that is
+ * cancelled or runs out of time is answered at once and its images are dropped, the others go on; the batch
+ * stops only when none of its jobs is left.
  */
 public final class DeviceWorker implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(DeviceWorker.class);
 
     private final String device;
     private final int capacity;
+    private final int maxBatchImages;
     private final ModelCache cache;
     private final BiConsumer<ModelEntry, String> onLoadFailure;
     private final JobObserver observer;
@@ -43,17 +54,23 @@ public final class DeviceWorker implements AutoCloseable {
     private final ReentrantLock lock = new ReentrantLock();
     private final Condition changed = lock.newCondition();
     private final PriorityQueue<Job> waiting = new PriorityQueue<>(Job.ORDER);
-    private Job running;
+    /** The jobs of the running batch, empty when idle. */
+    private List<Job> running = List.of();
     private boolean accepting = true;
     private boolean stopped;
     /** Exponentially weighted mean of job durations, for Retry-After. */
     private double meanJobSeconds = 5;
     private final Thread thread;
 
-    public DeviceWorker(String device, int capacity, ModelCache cache, BiConsumer<ModelEntry, String> onLoadFailure,
-                        JobObserver observer, Clock clock) {
+    /**
+     * @param maxBatchImages most images that waiting jobs are merged up to (a job with more runs alone); 1 = no merging
+     */
+    public DeviceWorker(String device, int capacity, int maxBatchImages, ModelCache cache,
+                        BiConsumer<ModelEntry, String> onLoadFailure, JobObserver observer, Clock clock) {
+        if (maxBatchImages < 1) throw new IllegalArgumentException("maxBatchImages must be at least 1, got " + maxBatchImages);
         this.device = device;
         this.capacity = capacity;
+        this.maxBatchImages = maxBatchImages;
         this.cache = cache;
         this.onLoadFailure = onLoadFailure;
         this.observer = observer;
@@ -90,7 +107,7 @@ public final class DeviceWorker implements AutoCloseable {
         }
     }
 
-    /** Jobs waiting (not counting the running one). */
+    /** Jobs waiting (not counting the running ones). */
     public int waitingCount() {
         lock.lock();
         try {
@@ -103,7 +120,7 @@ public final class DeviceWorker implements AutoCloseable {
     public boolean busy() {
         lock.lock();
         try {
-            return running != null || !waiting.isEmpty();
+            return !running.isEmpty() || !waiting.isEmpty();
         } finally {
             lock.unlock();
         }
@@ -139,7 +156,7 @@ public final class DeviceWorker implements AutoCloseable {
         try {
             accepting = false;
             changed.signalAll();
-            while (running != null || !waiting.isEmpty()) {
+            while (!running.isEmpty() || !waiting.isEmpty()) {
                 long left = deadline - System.nanoTime();
                 if (left <= 0) return false;
                 changed.awaitNanos(left);
@@ -153,11 +170,11 @@ public final class DeviceWorker implements AutoCloseable {
         }
     }
 
-    /** Stops the device: jobs still waiting fail with {@link JobFailure.ShuttingDown}, a running one is cancelled. */
+    /** Stops the device: jobs still waiting fail with {@link JobFailure.ShuttingDown}, the running ones are cancelled. */
     @Override
     public void close() {
         List<Job> left;
-        Job current;
+        List<Job> current;
         lock.lock();
         try {
             accepting = false;
@@ -170,7 +187,7 @@ public final class DeviceWorker implements AutoCloseable {
             lock.unlock();
         }
         for (Job j : left) finish(j, new JobFailure.ShuttingDown(), "cancelled", 0, 0);
-        if (current != null) current.cancel("the server is shutting down");
+        for (Job j : current) j.cancel("the server is shutting down");
         try {
             thread.join(TimeUnit.SECONDS.toMillis(30));
         } catch (InterruptedException e) {
@@ -187,7 +204,7 @@ public final class DeviceWorker implements AutoCloseable {
                 while (waiting.isEmpty() && !stopped) changed.awaitUninterruptibly();
                 if (stopped) return;
                 job = waiting.poll();
-                running = job;
+                running = List.of(job);
                 observer.queueLength(device, waiting.size());
             } finally {
                 lock.unlock();
@@ -196,17 +213,28 @@ public final class DeviceWorker implements AutoCloseable {
                 run(job);
             } catch (Throwable t) { // never let the device thread die
                 log.error("job {} failed unexpectedly", job.id(), t);
-                finish(job, new JobFailure.Internal(t), "failed", 0, 0);
+                List<Job> batch;
+                lock.lock();
+                try {
+                    batch = running;
+                } finally {
+                    lock.unlock();
+                }
+                for (Job j : batch) finish(j, new JobFailure.Internal(t), "failed", 0, 0);
             } finally {
                 lock.lock();
                 try {
-                    running = null;
+                    running = List.of();
                     changed.signalAll();
                 } finally {
                     lock.unlock();
                 }
             }
         }
+    }
+
+    /** A job of a batch with the request it runs (its rows of the batch follow those of the members before it). */
+    private record Member(Job job, GenerationRequest request) {
     }
 
     private void run(Job job) {
@@ -223,30 +251,105 @@ public final class DeviceWorker implements AutoCloseable {
         try (ModelCache.Lease lease = cache.acquire(job.model())) {
             ImagePipeline pipeline = lease.pipeline();
             GenerationRequest request = resolve(job, pipeline.defaults());
-            List<RgbImage> images = pipeline.generate(request, new Progress(job, pipeline));
-            long millis = (System.nanoTime() - started) / 1_000_000;
-            recordDuration(millis);
-            JobResult result = new JobResult(List.copyOf(images), request.seed(), request.steps(), request.guidanceScale(),
-                    request.sampler(), millis);
-            finish(job, result, images.size(), millis);
+            List<Member> members = new ArrayList<>();
+            members.add(new Member(job, request));
+            members.addAll(takeCompatible(job, request, pipeline.defaults()));
+            runBatch(members, pipeline, started);
         } catch (ModelLoadException e) {
             log.warn("{}", e.getMessage(), e.getCause());
             onLoadFailure.accept(job.model(), e.getMessage());
             finish(job, e, "failed", 0, elapsed(started));
-        } catch (GenerationCancelled e) {
-            boolean timedOut = !clock.instant().isBefore(job.deadline());
-            if (timedOut) {
-                finish(job, new JobFailure.TimedOut(true), "timeout", 0, elapsed(started));
-            } else {
-                finish(job, new JobFailure.Cancelled(job.cancelReason() != null ? job.cancelReason() : e.getMessage()),
-                        "cancelled", 0, elapsed(started));
-            }
-        } catch (InvalidRequestException e) {
-            finish(job, e, "invalid", 0, elapsed(started));
-        } catch (RuntimeException | OutOfMemoryError e) {
-            log.error("job {} on model {} failed", job.id(), job.model().id(), e);
-            finish(job, new JobFailure.Internal(e), "failed", 0, elapsed(started));
         }
+    }
+
+    /**
+     * Takes the waiting jobs that can join {@code head}'s batch out of the queue: same model, same batch key,
+     * in queue order while the images fit under {@code maxBatchImages}. Edits never join (no batch key).
+     */
+    private List<Member> takeCompatible(Job head, GenerationRequest headRequest, ModelDefaults defaults) {
+        Optional<BatchKey> key = headRequest.batchKey();
+        if (key.isEmpty() || headRequest.imageCount() >= maxBatchImages) return List.of();
+        List<Member> taken = new ArrayList<>();
+        lock.lock();
+        try {
+            List<Job> inOrder = new ArrayList<>(waiting);
+            inOrder.sort(Job.ORDER);
+            int images = headRequest.imageCount();
+            for (Job j : inOrder) {
+                if (images >= maxBatchImages) break;
+                if (!j.model().equals(head.model()) || j.cancelled() || !clock.instant().isBefore(j.deadline())) continue;
+                GenerationRequest r = resolve(j, defaults);
+                if (images + r.imageCount() > maxBatchImages || !key.equals(r.batchKey())) continue;
+                waiting.remove(j);
+                taken.add(new Member(j, r));
+                images += r.imageCount();
+            }
+            if (!taken.isEmpty()) {
+                List<Job> batch = new ArrayList<>(running);
+                taken.forEach(m -> batch.add(m.job()));
+                running = List.copyOf(batch);
+                observer.queueLength(device, waiting.size());
+            }
+        } finally {
+            lock.unlock();
+        }
+        for (Member m : taken) m.job().listener().onStarted();
+        return taken;
+    }
+
+    /** Runs the members as one pipeline call and answers each of them. */
+    private void runBatch(List<Member> members, ImagePipeline pipeline, long started) {
+        int totalImages = members.stream().mapToInt(m -> m.request().imageCount()).sum();
+        observer.batch(members.getFirst().job().model(), members.size(), totalImages);
+        BatchProgress progress = new BatchProgress(members, pipeline, started, totalImages);
+        try {
+            List<List<RgbImage>> images = pipeline.generateBatch(members.stream().map(Member::request).toList(), progress);
+            long millis = elapsed(started);
+            recordDuration(millis);
+            for (int i = 0; i < members.size(); i++) {
+                Member m = members.get(i);
+                if (m.job().result().isDone()) continue; // dropped during the run: its images are not wanted
+                GenerationRequest r = m.request();
+                long share = share(millis, r.imageCount(), totalImages);
+                JobResult result = new JobResult(List.copyOf(images.get(i)), r.seed(), r.steps(), r.guidanceScale(),
+                        r.sampler(), share);
+                finish(m.job(), result, images.get(i).size(), share);
+            }
+        } catch (GenerationCancelled e) {
+            long millis = elapsed(started);
+            for (Member m : members) stopped(m.job(), e.getMessage(), share(millis, m.request().imageCount(), totalImages));
+        } catch (InvalidRequestException e) {
+            if (members.size() > 1) {
+                // One of the merged requests is one this model cannot run (checked before any step): run each
+                // alone so each gets its own answer.
+                for (Member m : members) {
+                    if (!m.job().result().isDone()) runBatch(List.of(m), pipeline, System.nanoTime());
+                }
+            } else {
+                finish(members.getFirst().job(), e, "invalid", 0, elapsed(started));
+            }
+        } catch (RuntimeException | OutOfMemoryError e) {
+            log.error("job{} {} on model {} failed", members.size() > 1 ? "s" : "",
+                    members.stream().map(m -> String.valueOf(m.job().id())).toList(), members.getFirst().job().model().id(), e);
+            long millis = elapsed(started);
+            for (Member m : members) {
+                finish(m.job(), new JobFailure.Internal(e), "failed", 0, share(millis, m.request().imageCount(), totalImages));
+            }
+        }
+    }
+
+    /** A job whose run was stopped: timed out if its deadline has passed, else cancelled. */
+    private void stopped(Job job, String why, long millis) {
+        if (!clock.instant().isBefore(job.deadline())) {
+            finish(job, new JobFailure.TimedOut(true), "timeout", 0, millis);
+        } else {
+            finish(job, new JobFailure.Cancelled(job.cancelReason() != null ? job.cancelReason() : why), "cancelled", 0, millis);
+        }
+    }
+
+    /** A member's part of the batch's compute time: by its share of the images. */
+    private static long share(long millis, int images, int totalImages) {
+        return millis * images / totalImages;
     }
 
     private static long elapsed(long startedNanos) {
@@ -276,6 +379,7 @@ public final class DeviceWorker implements AutoCloseable {
     }
 
     private void finish(Job job, JobResult result, int images, long millis) {
+        if (job.result().isDone()) return;
         observer.finished(job, "succeeded", images, millis);
         job.result().complete(result);
     }
@@ -286,38 +390,64 @@ public final class DeviceWorker implements AutoCloseable {
         job.result().completeExceptionally(failure);
     }
 
-    /** Checks for cancellation and time-out after every step, times steps, makes previews. */
-    private final class Progress implements ProgressListener {
-        private final Job job;
+    /**
+     * After every step of a batch: times the step, answers the members that were cancelled or ran out of time
+     * (the batch goes on for the others, and stops when none is left), and sends each member the previews of
+     * its own rows.
+     */
+    private final class BatchProgress implements ProgressListener {
+        private final List<Member> members;
         private final ImagePipeline pipeline;
+        private final long started;
+        private final int totalImages;
+        private final int[] firstRow;
+        private final int[][] previewSteps;
+        private final int[] partialsSent;
         private long last = System.nanoTime();
-        private int[] previewSteps;
-        private int partialsSent;
 
-        Progress(Job job, ImagePipeline pipeline) {
-            this.job = job;
+        BatchProgress(List<Member> members, ImagePipeline pipeline, long started, int totalImages) {
+            this.members = members;
             this.pipeline = pipeline;
+            this.started = started;
+            this.totalImages = totalImages;
+            this.firstRow = new int[members.size()];
+            for (int i = 1; i < members.size(); i++) firstRow[i] = firstRow[i - 1] + members.get(i - 1).request().imageCount();
+            this.previewSteps = new int[members.size()][];
+            this.partialsSent = new int[members.size()];
         }
 
         @Override
         public void onStep(int step, int total, FloatTensor latents) {
             long now = System.nanoTime();
-            observer.step(job, (now - last) / 1e9);
+            observer.step(members.getFirst().job(), (now - last) / 1e9);
             last = now;
-            if (job.cancelled()) throw new GenerationCancelled(job.cancelReason());
-            if (!clock.instant().isBefore(job.deadline())) throw new GenerationCancelled("request timeout");
-            int wanted = job.spec().partialImages();
-            if (wanted > 0 && step < total) {
-                if (previewSteps == null) previewSteps = previewSteps(wanted, total);
-                if (partialsSent < previewSteps.length && step == previewSteps[partialsSent]) {
-                    int images = (int) Math.min(job.spec().n(), latents.dim(0));
-                    for (int i = 0; i < images; i++) {
-                        job.listener().onPartialImage(i, partialsSent, pipeline.preview(latents, i));
-                    }
-                    partialsSent++;
-                    last = System.nanoTime(); // previews are not step time
+            boolean anyLeft = false;
+            for (Member m : members) {
+                Job job = m.job();
+                if (job.result().isDone()) continue;
+                if (job.cancelled() || !clock.instant().isBefore(job.deadline())) {
+                    stopped(job, "request timeout", share(elapsed(started), m.request().imageCount(), totalImages));
+                } else {
+                    anyLeft = true;
                 }
             }
+            if (!anyLeft) throw new GenerationCancelled("every job of the batch was cancelled or timed out");
+            boolean previewed = false;
+            for (int k = 0; k < members.size(); k++) {
+                Job job = members.get(k).job();
+                int wanted = job.spec().partialImages();
+                if (wanted <= 0 || step >= total || job.result().isDone()) continue;
+                if (previewSteps[k] == null) previewSteps[k] = previewSteps(wanted, total);
+                if (partialsSent[k] < previewSteps[k].length && step == previewSteps[k][partialsSent[k]]) {
+                    int images = members.get(k).request().imageCount();
+                    for (int i = 0; i < images; i++) {
+                        job.listener().onPartialImage(i, partialsSent[k], pipeline.preview(latents, firstRow[k] + i));
+                    }
+                    partialsSent[k]++;
+                    previewed = true;
+                }
+            }
+            if (previewed) last = System.nanoTime(); // previews are not step time
         }
     }
 

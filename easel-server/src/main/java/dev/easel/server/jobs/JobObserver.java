@@ -1,5 +1,7 @@
 package dev.easel.server.jobs;
 
+import dev.easel.server.catalog.ModelEntry;
+
 /** Told about every job's life: metrics and usage accounting hang here. */
 public interface JobObserver {
     JobObserver NONE = new JobObserver() {
@@ -9,6 +11,10 @@ public interface JobObserver {
     }
 
     default void step(Job job, double seconds) {
+    }
+
+    /** A pipeline call starts for {@code jobs} jobs (merged when more than one) making {@code images} images. */
+    default void batch(ModelEntry model, int jobs, int images) {
     }
 
     /**

@@ -1,5 +1,7 @@
 package dev.easel.server.jobs;
 
+import dev.easel.server.catalog.ModelEntry;
+
 import java.util.List;
 
 /** Several observers as one. */
@@ -17,6 +19,11 @@ public record JobObservers(List<JobObserver> all) implements JobObserver {
     @Override
     public void step(Job job, double seconds) {
         all.forEach(o -> o.step(job, seconds));
+    }
+
+    @Override
+    public void batch(ModelEntry model, int jobs, int images) {
+        all.forEach(o -> o.batch(model, jobs, images));
     }
 
     @Override

@@ -1,8 +1,10 @@
 package dev.easel.server.metrics;
 
+import dev.easel.server.catalog.ModelEntry;
 import dev.easel.server.jobs.Job;
 import dev.easel.server.jobs.JobObserver;
 import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.DistributionSummary;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.Timer;
 import io.micrometer.core.instrument.binder.jvm.JvmGcMetrics;
@@ -19,7 +21,9 @@ import java.util.function.Supplier;
 /**
  * Prometheus metrics: {@code easel_queue_length}, {@code easel_jobs_total{model,outcome}},
  * {@code easel_step_seconds{model}}, {@code easel_images_generated_total{model}}, job durations,
- * rejected requests, plus the JVM's memory, GC and threads.
+ * rejected requests, batches ({@code easel_batches_total{model}}: pipeline calls; {@code easel_batch_jobs} and
+ * {@code easel_batch_images}: jobs and images per call, above 1 job when requests were merged), plus the
+ * JVM's memory, GC and threads.
  */
 public final class ServerMetrics implements JobObserver, AutoCloseable {
     private final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
@@ -51,6 +55,16 @@ public final class ServerMetrics implements JobObserver, AutoCloseable {
     public void step(Job job, double seconds) {
         Timer.builder("easel.step").tag("model", job.model().id()).description("Seconds per denoising step")
                 .register(registry).record(Duration.ofNanos((long) (seconds * 1e9)));
+    }
+
+    @Override
+    public void batch(ModelEntry model, int jobs, int images) {
+        Counter.builder("easel.batches").tag("model", model.id()).description("Pipeline calls (batches) by model")
+                .register(registry).increment();
+        DistributionSummary.builder("easel.batch.jobs").tag("model", model.id()).description("Jobs per batch")
+                .register(registry).record(jobs);
+        DistributionSummary.builder("easel.batch.images").tag("model", model.id()).description("Images per batch")
+                .register(registry).record(images);
     }
 
     @Override

@@ -30,8 +30,8 @@ class ErrorMappingTest {
                     case "broken" -> throw new IllegalArgumentException("family 'sd3' is not supported yet (" + path.toAbsolutePath() + ")");
                     case "exploding" -> new FakePipeline() {
                         @Override
-                        public java.util.List<dev.easel.diffusion.image.RgbImage> generate(
-                                dev.easel.diffusion.pipeline.GenerationRequest r, dev.easel.diffusion.pipeline.ProgressListener p) {
+                        public java.util.List<java.util.List<dev.easel.diffusion.image.RgbImage>> generateBatch(
+                                java.util.List<dev.easel.diffusion.pipeline.GenerationRequest> r, dev.easel.diffusion.pipeline.ProgressListener p) {
                             throw new IllegalStateException("boom at dev.easel.Secret.line(42)");
                         }
                     };

@@ -22,7 +22,9 @@ class ShutdownTest {
     @Test
     void queuedAndRunningJobsAreFinishedAndAnswered() throws Exception {
         FakePipeline slow = new FakePipeline(40, 1);
-        TestServer s = TestServer.builder().fakeModel("stable-diffusion-1.5").loader(p -> slow).start();
+        // one job running and three waiting: no merging, or the waiting ones could join the running one
+        TestServer s = TestServer.builder().fakeModel("stable-diffusion-1.5").loader(p -> slow)
+                .set("queue.max-batch-images", "1").start();
         Http http = new Http(s.baseUrl());
         ExecutorService pool = Executors.newVirtualThreadPerTaskExecutor();
         List<Future<Http.Response>> pending = new ArrayList<>();

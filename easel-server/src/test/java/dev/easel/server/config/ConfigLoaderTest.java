@@ -30,6 +30,7 @@ class ConfigLoaderTest {
         assertThat(c.catalog().get("sdxl_lightning_4step.safetensors").tier()).isEqualTo("pro");
         assertThat(c.catalog().get("oxlo-image-pro").guidanceScale()).isEqualTo(3.5f);
         assertThat(c.limits().maxBodyBytes()).isEqualTo(50L << 20);
+        assertThat(c.queue().maxBatchImages()).isEqualTo(4);
     }
 
     @Test
@@ -63,6 +64,7 @@ class ConfigLoaderTest {
                 "EASEL_MODELS_DIR", "/srv/models",
                 "EASEL_TIERS_PRO_REQUESTS_PER_MINUTE", "120",
                 "EASEL_QUEUE_CAPACITY", "5",
+                "EASEL_QUEUE_MAX_BATCH_IMAGES", "8",
                 "EASEL_METRICS_ENABLED", "false",
                 "UNRELATED", "x"), Map.of());
         assertThat(c.port()).isEqualTo(7000);
@@ -70,6 +72,7 @@ class ConfigLoaderTest {
         assertThat(c.modelsDir()).isEqualTo(Path.of("/srv/models"));
         assertThat(c.tiers().get("pro").requestsPerMinute()).isEqualTo(120);
         assertThat(c.queue().capacity()).isEqualTo(5);
+        assertThat(c.queue().maxBatchImages()).isEqualTo(8);
         assertThat(c.metrics().enabled()).isFalse();
         assertThat(ConfigLoader.envName("tiers.pro.requests-per-minute")).isEqualTo("EASEL_TIERS_PRO_REQUESTS_PER_MINUTE");
     }
@@ -97,6 +100,8 @@ class ConfigLoaderTest {
                 .isInstanceOf(ConfigException.class).hasMessageContaining("catalog.x.tier");
         assertThatThrownBy(() -> loader.load(Optional.empty(), Map.of(), Map.of("tiers.free.max-n", "11")))
                 .isInstanceOf(ConfigException.class).hasMessageContaining("max-n");
+        assertThatThrownBy(() -> loader.load(Optional.empty(), Map.of(), Map.of("queue.max-batch-images", "0")))
+                .isInstanceOf(ConfigException.class).hasMessageContaining("queue.max-batch-images");
         assertThatThrownBy(() -> loader.load(Optional.of(dir.resolve("missing.yaml")), Map.of(), Map.of()))
                 .isInstanceOf(ConfigException.class).hasMessageContaining("does not exist");
     }

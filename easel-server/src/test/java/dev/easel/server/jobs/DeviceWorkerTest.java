@@ -32,8 +32,14 @@ class DeviceWorkerTest {
         }
     };
 
+    /** A worker that runs every job alone. */
     DeviceWorker worker(int capacity) {
-        return new DeviceWorker("test", capacity, new ModelCache(p -> pipeline, 1 << 30), (m, r) -> { }, observer, Clock.systemUTC());
+        return worker(capacity, 1);
+    }
+
+    DeviceWorker worker(int capacity, int maxBatchImages) {
+        return new DeviceWorker("test", capacity, maxBatchImages, new ModelCache(p -> pipeline, 1 << 30), (m, r) -> { },
+                observer, Clock.systemUTC());
     }
 
     static ModelEntry model() {
@@ -42,10 +48,21 @@ class DeviceWorkerTest {
     }
 
     static Job job(String prompt, Tier tier, int n, Duration timeout) {
+        return job(spec(prompt, 42, n, 64, 0), tier, timeout, JobListener.NONE);
+    }
+
+    static JobSpec spec(String prompt, long seed, int n, int size, int partialImages) {
+        return new JobSpec("generations", prompt, null, size, size, null, null, null, seed, n, Optional.empty(), null,
+                Optional.empty(), partialImages, null);
+    }
+
+    static Job job(JobSpec spec, Tier tier, Duration timeout, JobListener listener) {
         ApiKey key = new ApiKey("key_" + tier.ordinal(), tier.id(), tier, false, Instant.now(), Optional.empty());
-        JobSpec spec = new JobSpec("generations", prompt, null, 64, 64, null, null, null, 42, n, Optional.empty(), null,
-                Optional.empty(), 0, null);
-        return new Job(key, model(), spec, JobListener.NONE, Instant.now(), Instant.now().plus(timeout));
+        return new Job(key, model(), spec, listener, Instant.now(), Instant.now().plus(timeout));
+    }
+
+    static Job job(String prompt, long seed, int n) {
+        return job(spec(prompt, seed, n, 64, 0), Tier.FREE, Duration.ofMinutes(1), JobListener.NONE);
     }
 
     static Job job(String prompt, Tier tier) {

@@ -1,6 +1,7 @@
 package dev.easel.server.support;
 
 import dev.easel.diffusion.image.RgbImage;
+import dev.easel.diffusion.pipeline.BatchKey;
 import dev.easel.diffusion.pipeline.GenerationRequest;
 import dev.easel.diffusion.pipeline.ImagePipeline;
 import dev.easel.diffusion.pipeline.InvalidRequestException;
@@ -16,11 +17,15 @@ import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * An in-test pipeline for the queue, limits and HTTP tests: images are flat colors derived from the seed
- * (so reproducibility is checkable), each step can take a set time, and every request is recorded.
+ * (so reproducibility is checkable), each step can take a set time, and every request and batch is recorded.
  */
 public class FakePipeline implements ImagePipeline {
     public volatile long stepMillis;
+    /** A prompt the fake refuses as invalid (to test how errors reach each request of a batch). */
+    public static final String REJECTED_PROMPT = "reject me";
     public final List<GenerationRequest> requests = new CopyOnWriteArrayList<>();
+    /** Every pipeline call's requests, in call order. */
+    public final List<List<GenerationRequest>> batches = new CopyOnWriteArrayList<>();
     public final AtomicInteger stepsRun = new AtomicInteger();
     public final AtomicBoolean closed = new AtomicBoolean();
     private final long memoryBytes;
@@ -50,14 +55,24 @@ public class FakePipeline implements ImagePipeline {
     }
 
     @Override
-    public List<RgbImage> generate(GenerationRequest r, ProgressListener progress) {
-        if ("bogus".equals(r.sampler())) throw new InvalidRequestException("sampler", "unknown sampler 'bogus'");
-        if (r.initImage().isPresent() && (r.initImage().get().width() != r.width() || r.initImage().get().height() != r.height())) {
-            throw new IllegalStateException("init image size differs from the request size");
+    public List<List<RgbImage>> generateBatch(List<GenerationRequest> batch, ProgressListener progress) {
+        BatchKey.requireCompatible(batch);
+        for (GenerationRequest r : batch) {
+            if ("bogus".equals(r.sampler())) throw new InvalidRequestException("sampler", "unknown sampler 'bogus'");
+            if (REJECTED_PROMPT.equals(r.prompt())) throw new InvalidRequestException("prompt", "this prompt is refused");
+            if (r.initImage().isPresent() && (r.initImage().get().width() != r.width() || r.initImage().get().height() != r.height())) {
+                throw new IllegalStateException("init image size differs from the request size");
+            }
         }
-        requests.add(r);
+        batches.add(List.copyOf(batch));
+        requests.addAll(batch);
+        GenerationRequest r = batch.getFirst();
+        int rows = batch.stream().mapToInt(GenerationRequest::imageCount).sum();
         int steps = r.initImage().isPresent() ? Math.max(1, Math.round(r.steps() * r.strength())) : r.steps();
-        FloatTensor latents = FloatTensor.zeros(r.imageCount(), 4, r.height() / 8, r.width() / 8);
+        // row i of the latents holds i, so previews show which row they were made from
+        FloatTensor latents = FloatTensor.zeros(rows, 4, r.height() / 8, r.width() / 8);
+        int plane = latents.size() / rows;
+        for (int i = 0; i < rows; i++) java.util.Arrays.fill(latents.data(), i * plane, (i + 1) * plane, i);
         for (int s = 1; s <= steps; s++) {
             if (stepMillis > 0) {
                 try {
@@ -69,9 +84,13 @@ public class FakePipeline implements ImagePipeline {
             stepsRun.incrementAndGet();
             progress.onStep(s, steps, latents);
         }
-        List<RgbImage> images = new ArrayList<>();
-        for (int i = 0; i < r.imageCount(); i++) images.add(flat(r.width(), r.height(), color(r.seed(), i)));
-        return images;
+        List<List<RgbImage>> out = new ArrayList<>();
+        for (GenerationRequest q : batch) {
+            List<RgbImage> images = new ArrayList<>();
+            for (int i = 0; i < q.imageCount(); i++) images.add(flat(q.width(), q.height(), color(q.seed(), i)));
+            out.add(images);
+        }
+        return out;
     }
 
     /** The color image {@code index} of a run with {@code seed} has. */
@@ -90,9 +109,11 @@ public class FakePipeline implements ImagePipeline {
         return new RgbImage(w, h, px);
     }
 
+    /** A flat image whose red level is the value of the latents' row {@code index} / 10 (the fake's latents hold the row number). */
     @Override
     public RgbImage preview(FloatTensor latents, int index) {
-        return flat((int) latents.dim(3), (int) latents.dim(2), new float[]{0.5f, 0.5f, 0.5f});
+        float row = latents.data()[index * (latents.size() / (int) latents.dim(0))];
+        return flat((int) latents.dim(3), (int) latents.dim(2), new float[]{row / 10f, 0.5f, 0.5f});
     }
 
     @Override
