@@ -15,12 +15,19 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /**
- * Requests merged into one batch get, bit for bit, the images they get alone, on the SD 1.5 fixture model:
+ * Requests merged into one batch get the images they get alone (to float rounding), on the SD 1.5 fixture model:
  * with and without guidance, with a sampler that draws noise every step (Euler a) and one that does not use it
  * (Euler), with different prompts, negative prompts, seeds and image counts; and on the SDXL fixture model, whose
  * conditioning has more inputs (pooled text embeddings, time ids) to merge.
  */
 class BatchedGenerationTest {
+    /**
+     * Merged and alone agree to float rounding, not always bit for bit: without prepacked weights (SDXL's
+     * default, to fit its memory budget) ONNX Runtime's GEMM may block a 2-row and a 4-row product
+     * differently. 1e-5 of the [0, 1] range is 1/400 of an 8-bit level, so the PNGs are the same.
+     */
+    private static final float MAX_PIXEL_DIFFERENCE = 1e-5f;
+
     private static DiffusionPipeline pipeline;
 
     @BeforeAll
@@ -141,8 +148,13 @@ class BatchedGenerationTest {
         for (int i = 0; i < requests.size(); i++) {
             assertThat(merged.get(i)).hasSize(requests.get(i).imageCount());
             for (int k = 0; k < requests.get(i).imageCount(); k++) {
-                assertThat(merged.get(i).get(k).pixels()).as("request %d image %d, merged vs alone", i, k)
-                        .isEqualTo(alone.get(i).get(k).pixels());
+                float[] m = merged.get(i).get(k).pixels();
+                float[] a = alone.get(i).get(k).pixels();
+                assertThat(m).hasSameSizeAs(a);
+                float worst = 0;
+                for (int p = 0; p < m.length; p++) worst = Math.max(worst, Math.abs(m[p] - a[p]));
+                assertThat(worst).as("request %d image %d, merged vs alone, max difference in [0, 1] pixel values", i, k)
+                        .isLessThanOrEqualTo(MAX_PIXEL_DIFFERENCE);
             }
         }
         // and the requests did not all come out alike (the comparison above could not be passed by a constant)
