@@ -37,29 +37,7 @@ public final class RandomCheckpoint {
 
     /** The real-size SD 1.5 folder under {@code cache}, writing it first if absent. */
     public static Path stableDiffusion15(Path cache) {
-        Path folder = cache.resolve("sd15-random");
-        if (Files.isRegularFile(folder.resolve("model_index.json"))) return folder;
-        try {
-            Path partial = Files.createDirectories(cache).resolve("sd15-random.partial");
-            deleteRecursively(partial);
-            JsonNode unet = preset("sd15/unet.json");
-            JsonNode vae = preset("sd15/vae.json");
-            JsonNode text = preset("sd15/text_encoder.json");
-            writeComponent(partial, "unet", "diffusion_pytorch_model.safetensors", unet,
-                    UNet2DCondition.graph(UNetConfig.fromDiffusers(unet)).weights());
-            Map<String, long[]> vaeWeights = new LinkedHashMap<>(AutoencoderKL.encoder(VaeConfig.fromDiffusers(vae)).weights());
-            vaeWeights.putAll(AutoencoderKL.decoder(VaeConfig.fromDiffusers(vae)).weights());
-            writeComponent(partial, "vae", "diffusion_pytorch_model.safetensors", vae, vaeWeights);
-            writeComponent(partial, "text_encoder", "model.safetensors", text,
-                    ClipTextModel.graph(ClipTextConfig.fromHuggingFace(text, false)).weights());
-            Files.createDirectories(partial.resolve("scheduler"));
-            JSON.writeValue(partial.resolve("scheduler/scheduler_config.json").toFile(), preset("sd15/scheduler.json"));
-            JSON.writeValue(partial.resolve("model_index.json").toFile(), preset("sd15/model_index.json"));
-            Files.move(partial, folder);
-            return folder;
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot write the random checkpoint under " + cache, e);
-        }
+        return folder(cache, "sd15", List.of("text_encoder"));
     }
 
     /**
@@ -67,27 +45,36 @@ public final class RandomCheckpoint {
      * writing it first if absent. Its scheduler is SDXL Lightning's (Euler, trailing timesteps).
      */
     public static Path stableDiffusionXL(Path cache) {
-        Path folder = cache.resolve("sdxl-random");
+        return folder(cache, "sdxl", List.of("text_encoder", "text_encoder_2"));
+    }
+
+    /**
+     * {@code <cache>/<preset>-random} from the preset's configs: UNet, VAE and the text encoders named (the last
+     * of two carries a projection, as SDXL's second encoder does). Written under a temporary name and renamed
+     * when complete, so an interrupted run is never mistaken for a checkpoint.
+     */
+    private static Path folder(Path cache, String preset, List<String> textEncoders) {
+        Path folder = cache.resolve(preset + "-random");
         if (Files.isRegularFile(folder.resolve("model_index.json"))) return folder;
         try {
-            Path partial = Files.createDirectories(cache).resolve("sdxl-random.partial");
+            Path partial = Files.createDirectories(cache).resolve(preset + "-random.partial");
             deleteRecursively(partial);
-            JsonNode unet = preset("sdxl/unet.json");
-            JsonNode vae = preset("sdxl/vae.json");
-            JsonNode text = preset("sdxl/text_encoder.json");
-            JsonNode text2 = preset("sdxl/text_encoder_2.json");
+            JsonNode unet = preset(preset + "/unet.json");
+            JsonNode vae = preset(preset + "/vae.json");
             writeComponent(partial, "unet", "diffusion_pytorch_model.safetensors", unet,
                     UNet2DCondition.graph(UNetConfig.fromDiffusers(unet)).weights());
             Map<String, long[]> vaeWeights = new LinkedHashMap<>(AutoencoderKL.encoder(VaeConfig.fromDiffusers(vae)).weights());
             vaeWeights.putAll(AutoencoderKL.decoder(VaeConfig.fromDiffusers(vae)).weights());
             writeComponent(partial, "vae", "diffusion_pytorch_model.safetensors", vae, vaeWeights);
-            writeComponent(partial, "text_encoder", "model.safetensors", text,
-                    ClipTextModel.graph(ClipTextConfig.fromHuggingFace(text, false)).weights());
-            writeComponent(partial, "text_encoder_2", "model.safetensors", text2,
-                    ClipTextModel.graph(ClipTextConfig.fromHuggingFace(text2, true)).weights());
+            for (int i = 0; i < textEncoders.size(); i++) {
+                JsonNode text = preset(preset + "/" + textEncoders.get(i) + ".json");
+                boolean projection = i > 0;
+                writeComponent(partial, textEncoders.get(i), "model.safetensors", text,
+                        ClipTextModel.graph(ClipTextConfig.fromHuggingFace(text, projection)).weights());
+            }
             Files.createDirectories(partial.resolve("scheduler"));
-            JSON.writeValue(partial.resolve("scheduler/scheduler_config.json").toFile(), preset("sdxl/scheduler.json"));
-            JSON.writeValue(partial.resolve("model_index.json").toFile(), preset("sdxl/model_index.json"));
+            JSON.writeValue(partial.resolve("scheduler/scheduler_config.json").toFile(), preset(preset + "/scheduler.json"));
+            JSON.writeValue(partial.resolve("model_index.json").toFile(), preset(preset + "/model_index.json"));
             Files.move(partial, folder);
             return folder;
         } catch (IOException e) {

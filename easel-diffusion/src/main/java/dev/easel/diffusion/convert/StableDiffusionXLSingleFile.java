@@ -1,8 +1,6 @@
 package dev.easel.diffusion.convert;
 
-import dev.easel.engine.weights.SafetensorsFile;
 import dev.easel.engine.weights.WeightSource;
-import dev.easel.engine.weights.WeightsException;
 
 import java.nio.file.Path;
 
@@ -14,50 +12,33 @@ import java.nio.file.Path;
  * {@code conditioner.embedders.1.model.*}, see {@link OpenClipTextNames}). Nothing is copied except OpenCLIP's
  * stacked q/k/v rows and transposed projection, derived when a session binds them.
  */
-public final class StableDiffusionXLSingleFile implements AutoCloseable {
+public final class StableDiffusionXLSingleFile extends SingleFileCheckpoint {
     public static final String UNET_PREFIX = StableDiffusionSingleFile.UNET_PREFIX;
     public static final String VAE_PREFIX = StableDiffusionSingleFile.VAE_PREFIX;
     public static final String TEXT_ENCODER_PREFIX = "conditioner.embedders.0.transformer.";
     public static final String TEXT_ENCODER_2_PREFIX = "conditioner.embedders.1.model.";
 
-    private final WeightSource checkpoint;
-    private final boolean ownsCheckpoint;
     private final WeightSource unet;
     private final WeightSource vae;
     private final WeightSource textEncoder;
     private final WeightSource textEncoder2;
 
     private StableDiffusionXLSingleFile(WeightSource checkpoint, boolean ownsCheckpoint) {
-        this.checkpoint = checkpoint;
-        this.ownsCheckpoint = ownsCheckpoint;
-        this.unet = LdmUNetNames.view(checkpoint, require(checkpoint, UNET_PREFIX, "UNet"));
-        this.vae = LdmVaeNames.view(checkpoint, require(checkpoint, VAE_PREFIX, "VAE"));
-        this.textEncoder = HfTextEncoderNames.view(checkpoint, require(checkpoint, TEXT_ENCODER_PREFIX, "CLIP-L text encoder"));
-        this.textEncoder2 = OpenClipTextNames.view(checkpoint, require(checkpoint, TEXT_ENCODER_2_PREFIX, "OpenCLIP-G text encoder"));
+        super(checkpoint, ownsCheckpoint, "SDXL");
+        this.unet = component(UNET_PREFIX, "UNet", LdmUNetNames::view);
+        this.vae = component(VAE_PREFIX, "VAE", LdmVaeNames::view);
+        this.textEncoder = component(TEXT_ENCODER_PREFIX, "CLIP-L text encoder", HfTextEncoderNames::view);
+        this.textEncoder2 = component(TEXT_ENCODER_2_PREFIX, "OpenCLIP-G text encoder", OpenClipTextNames::view);
     }
 
     /** Opens the file; closing the result closes it. */
     public static StableDiffusionXLSingleFile open(Path file) {
-        SafetensorsFile checkpoint = SafetensorsFile.open(file);
-        try {
-            return new StableDiffusionXLSingleFile(checkpoint, true);
-        } catch (RuntimeException e) {
-            checkpoint.close();
-            throw e;
-        }
+        return open(file, StableDiffusionXLSingleFile::new);
     }
 
     /** Views over a checkpoint opened (and closed) by the caller. */
     public static StableDiffusionXLSingleFile over(WeightSource checkpoint) {
         return new StableDiffusionXLSingleFile(checkpoint, false);
-    }
-
-    private static String require(WeightSource checkpoint, String prefix, String component) {
-        if (!PrefixedKeys.anyUnder(checkpoint.names(), prefix)) {
-            throw new WeightsException(checkpoint.location() + ": no " + component + " weights (no tensor named " + prefix
-                    + "*): not a complete SDXL checkpoint");
-        }
-        return prefix;
     }
 
     /** The UNet under diffusers' {@code UNet2DConditionModel} names. */
@@ -78,10 +59,5 @@ public final class StableDiffusionXLSingleFile implements AutoCloseable {
     /** OpenCLIP ViT-bigG under transformers' {@code CLIPTextModelWithProjection} names. */
     public WeightSource textEncoder2() {
         return textEncoder2;
-    }
-
-    @Override
-    public void close() {
-        if (ownsCheckpoint) checkpoint.close();
     }
 }
