@@ -1,5 +1,6 @@
 package dev.easel.diffusion.convert;
 
+import dev.easel.diffusion.fixtures.FixtureCase;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -17,7 +18,7 @@ class CheckpointInspectorTest {
     Path temp;
 
     private static Path fixtureFile(String family, String name) {
-        return ConvertFixtures.singleFiles(ConvertFixtures.dir().resolve(family)).stream()
+        return FixtureCase.singleFiles(FixtureCase.root().resolve(family)).stream()
                 .filter(p -> p.getFileName().toString().equals(name)).findFirst().orElseThrow();
     }
 
@@ -61,8 +62,8 @@ class CheckpointInspectorTest {
     @Test
     void fixtureDiffusersFolders() {
         Map<String, Family> expected = Map.of("sd15", Family.SD15, "sdxl", Family.SDXL, "flux", Family.FLUX);
-        assertThat(ConvertFixtures.families()).hasSizeGreaterThanOrEqualTo(expected.size());
-        for (Path family : ConvertFixtures.families()) {
+        assertThat(FixtureCase.families()).hasSizeGreaterThanOrEqualTo(expected.size());
+        for (Path family : FixtureCase.families()) {
             DetectedCheckpoint d = CheckpointInspector.inspect(family.resolve("diffusers"));
             assertThat(d.family()).as(family.toString()).isEqualTo(expected.get(family.getFileName().toString()));
             assertThat(d.layout()).isEqualTo(DetectedCheckpoint.Layout.DIFFUSERS_FOLDER);

@@ -6,46 +6,20 @@ import dev.easel.engine.weights.TensorData;
 import dev.easel.engine.weights.TensorInfo;
 import dev.easel.engine.weights.WeightSource;
 
-import java.io.IOException;
-import java.io.UncheckedIOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
-import java.util.stream.Stream;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-/** Finds the reference fixtures (system property {@code easel.fixtures}) and compares weight sources. */
+/**
+ * Compares weight sources and crafts checkpoint files; the reference fixtures themselves are found by
+ * {@link dev.easel.diffusion.fixtures.FixtureCase}.
+ */
 final class ConvertFixtures {
     private ConvertFixtures() {
-    }
-
-    static Path dir() {
-        String property = System.getProperty("easel.fixtures");
-        if (property == null) throw new IllegalStateException("system property easel.fixtures is not set");
-        return Path.of(property);
-    }
-
-    /** The family directories that hold a diffusers folder, e.g. {@code sd15/}. */
-    static List<Path> families() {
-        return list(dir()).stream().filter(p -> Files.isRegularFile(p.resolve("diffusers").resolve(DiffusersFolder.MODEL_INDEX))).toList();
-    }
-
-    static List<Path> singleFiles(Path family) {
-        Path dir = family.resolve("single_file");
-        if (!Files.isDirectory(dir)) return List.of();
-        return list(dir).stream().filter(p -> p.toString().endsWith(".safetensors")).toList();
-    }
-
-    static List<Path> list(Path dir) {
-        try (Stream<Path> s = Files.list(dir)) {
-            return s.sorted().toList();
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
     }
 
     /** Same names, same shapes, bit-identical fp32 values. */

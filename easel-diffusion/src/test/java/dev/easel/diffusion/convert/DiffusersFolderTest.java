@@ -1,6 +1,7 @@
 package dev.easel.diffusion.convert;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.easel.diffusion.fixtures.FixtureCase;
 import dev.easel.engine.weights.MultiFileWeights;
 import dev.easel.engine.weights.WeightSource;
 import dev.easel.engine.weights.WeightsException;
@@ -22,7 +23,7 @@ class DiffusersFolderTest {
 
     @Test
     void readsTheSd15FixtureFolder() {
-        DiffusersFolder folder = DiffusersFolder.open(ConvertFixtures.dir().resolve("sd15/diffusers"));
+        DiffusersFolder folder = DiffusersFolder.open(FixtureCase.root().resolve("sd15/diffusers"));
         assertThat(folder.pipelineClass()).isEqualTo("StableDiffusionPipeline");
         assertThat(folder.components()).contains("unet", "vae", "text_encoder", "tokenizer", "scheduler")
                 .doesNotContain("safety_checker", "feature_extractor", "_class_name");

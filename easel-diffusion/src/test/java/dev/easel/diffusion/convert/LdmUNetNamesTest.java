@@ -1,5 +1,6 @@
 package dev.easel.diffusion.convert;
 
+import dev.easel.diffusion.fixtures.FixtureCase;
 import dev.easel.engine.weights.SafetensorsFile;
 import dev.easel.engine.weights.WeightSource;
 import dev.easel.engine.weights.WeightsException;
@@ -96,8 +97,8 @@ class LdmUNetNamesTest {
     void theSdxlFixtureUNetEqualsItsDiffusersUNet() {
         // A different layout (1 resnet per level, attention only on the lower level, depth-2 transformers,
         // label_emb): the same code must fit it.
-        Path family = ConvertFixtures.dir().resolve("sdxl");
-        Path singleFile = ConvertFixtures.singleFiles(family).getFirst();
+        Path family = FixtureCase.root().resolve("sdxl");
+        Path singleFile = FixtureCase.singleFiles(family).getFirst();
         try (SafetensorsFile file = SafetensorsFile.open(singleFile);
              WeightSource expected = DiffusersFolder.open(family.resolve("diffusers")).weights("unet")) {
             WeightSource unet = LdmUNetNames.view(file, StableDiffusionSingleFile.UNET_PREFIX);

@@ -1,5 +1,6 @@
 package dev.easel.diffusion.convert;
 
+import dev.easel.diffusion.fixtures.FixtureCase;
 import dev.easel.engine.weights.SafetensorsFile;
 import dev.easel.engine.weights.WeightSource;
 import dev.easel.engine.weights.WeightsException;
@@ -42,8 +43,8 @@ class LdmVaeNamesTest {
     @Test
     void theFluxAutoencoderFileEqualsItsDiffusersVae() {
         // FLUX ships its VAE alone (ae.safetensors, no prefix, no quant convs, 16 latent channels)
-        Path family = ConvertFixtures.dir().resolve("flux");
-        Path ae = ConvertFixtures.singleFiles(family).stream()
+        Path family = FixtureCase.root().resolve("flux");
+        Path ae = FixtureCase.singleFiles(family).stream()
                 .filter(p -> p.getFileName().toString().equals("ae.safetensors")).findFirst().orElseThrow();
         try (SafetensorsFile file = SafetensorsFile.open(ae);
              WeightSource expected = DiffusersFolder.open(family.resolve("diffusers")).weights("vae")) {
@@ -55,8 +56,8 @@ class LdmVaeNamesTest {
 
     @Test
     void theSdxlCheckpointVaeEqualsItsDiffusersVae() {
-        Path family = ConvertFixtures.dir().resolve("sdxl");
-        try (SafetensorsFile file = SafetensorsFile.open(ConvertFixtures.singleFiles(family).getFirst());
+        Path family = FixtureCase.root().resolve("sdxl");
+        try (SafetensorsFile file = SafetensorsFile.open(FixtureCase.singleFiles(family).getFirst());
              WeightSource expected = DiffusersFolder.open(family.resolve("diffusers")).weights("vae")) {
             ConvertFixtures.assertSameWeights(LdmVaeNames.view(file, StableDiffusionSingleFile.VAE_PREFIX), expected);
         }

@@ -1,5 +1,6 @@
 package dev.easel.diffusion.convert;
 
+import dev.easel.diffusion.fixtures.FixtureCase;
 import dev.easel.engine.weights.SafetensorsFile;
 import dev.easel.engine.weights.WeightSource;
 import dev.easel.engine.weights.WeightsException;
@@ -30,8 +31,8 @@ class StableDiffusionSingleFileTest {
 
     private static List<Pair> sd15Pairs() {
         List<Pair> pairs = new ArrayList<>();
-        for (Path family : ConvertFixtures.families()) {
-            for (Path file : ConvertFixtures.singleFiles(family)) {
+        for (Path family : FixtureCase.families()) {
+            for (Path file : FixtureCase.singleFiles(family)) {
                 DetectedCheckpoint detected;
                 try {
                     detected = CheckpointInspector.inspect(file);

@@ -1,5 +1,6 @@
 package dev.easel.diffusion.convert;
 
+import dev.easel.diffusion.fixtures.FixtureCase;
 import dev.easel.engine.weights.DerivedWeights;
 import dev.easel.engine.weights.RenamedWeights;
 import dev.easel.engine.weights.SafetensorsFile;
@@ -31,8 +32,8 @@ class StableDiffusionXLSingleFileTest {
 
     private static List<Pair> sdxlPairs() {
         List<Pair> pairs = new ArrayList<>();
-        for (Path family : ConvertFixtures.families()) {
-            for (Path file : ConvertFixtures.singleFiles(family)) {
+        for (Path family : FixtureCase.families()) {
+            for (Path file : FixtureCase.singleFiles(family)) {
                 DetectedCheckpoint detected;
                 try {
                     detected = CheckpointInspector.inspect(file);

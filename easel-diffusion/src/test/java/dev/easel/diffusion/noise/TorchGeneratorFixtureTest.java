@@ -1,17 +1,12 @@
 package dev.easel.diffusion.noise;
 
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.easel.engine.io.Npy;
+import dev.easel.diffusion.fixtures.FixtureCase;
+import dev.easel.diffusion.fixtures.FixtureCase.Draw;
 import dev.easel.engine.tensor.FloatTensor;
 import org.junit.jupiter.api.DynamicTest;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestFactory;
 
-import java.io.IOException;
-import java.io.UncheckedIOException;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
@@ -29,46 +24,24 @@ import static org.assertj.core.api.Assertions.fail;
  */
 class TorchGeneratorFixtureTest {
     private static final Pattern SEED = Pattern.compile("seeded with (-?\\d+)");
-    private static final ObjectMapper JSON = new ObjectMapper();
 
-    record Draw(int index, String file, long[] shape) {
+    /** A case with random draws: its seed (from the manifest's seed convention) and its draws in index order. */
+    record Case(FixtureCase fixture, long seed, List<Draw> draws) {
+        String name() {
+            return fixture.toString();
+        }
     }
 
-    record Case(String name, Path dir, long seed, List<Draw> draws) {
-    }
-
-    static Path fixtures() {
-        String root = System.getProperty("easel.fixtures");
-        if (root == null) fail("system property easel.fixtures is not set");
-        Path dir = Path.of(root);
-        if (!Files.isDirectory(dir)) fail("fixtures directory " + dir + " does not exist");
-        return dir;
-    }
-
-    /** All case directories (a manifest.json with random draws), found by listing the fixtures tree. */
+    /** All cases whose manifest lists random draws, found by walking the fixtures tree. */
     static List<Case> cases() {
-        Path root = fixtures();
         List<Case> out = new ArrayList<>();
-        try (Stream<Path> files = Files.walk(root, 3)) {
-            for (Path manifest : files.filter(p -> p.getFileName().toString().equals("manifest.json"))
-                    .sorted().toList()) {
-                JsonNode m = JSON.readTree(manifest.toFile());
-                JsonNode draws = m.path("random_draws");
-                if (!draws.isArray() || draws.isEmpty()) continue;
-                Matcher seed = SEED.matcher(m.path("seed_convention").asText());
-                if (!seed.find()) fail(manifest + ": no seed in seed_convention");
-                List<Draw> list = new ArrayList<>();
-                for (JsonNode d : draws) {
-                    long[] shape = new long[d.path("shape").size()];
-                    for (int i = 0; i < shape.length; i++) shape[i] = d.path("shape").get(i).asLong();
-                    list.add(new Draw(d.path("index").asInt(), d.path("file").asText(), shape));
-                }
-                list.sort(Comparator.comparingInt(Draw::index));
-                Path dir = manifest.getParent();
-                out.add(new Case(root.relativize(dir).toString(), dir, Long.parseLong(seed.group(1)), list));
-            }
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
+        for (FixtureCase c : FixtureCase.all()) {
+            List<Draw> draws = new ArrayList<>(c.draws());
+            if (draws.isEmpty()) continue;
+            Matcher seed = SEED.matcher(c.manifest().path("seed_convention").asText());
+            if (!seed.find()) fail(c.dir().resolve("manifest.json") + ": no seed in seed_convention");
+            draws.sort(Comparator.comparingInt(Draw::index));
+            out.add(new Case(c, Long.parseLong(seed.group(1)), draws));
         }
         return out;
     }
@@ -89,7 +62,7 @@ class TorchGeneratorFixtureTest {
         return cases().stream().map(c -> DynamicTest.dynamicTest(c.name() + " (seed " + c.seed() + ")", () -> {
             TorchGenerator generator = new TorchGenerator(c.seed());
             for (Draw d : c.draws()) {
-                FloatTensor expected = Npy.read(c.dir().resolve(d.file())).toFloatTensor();
+                FloatTensor expected = d.tensor();
                 assertThat(expected.shape()).as("%s %s shape in manifest", c.name(), d.file()).isEqualTo(d.shape());
                 FloatTensor actual = generator.next(d.shape());
                 assertThat(actual.shape()).isEqualTo(d.shape());
@@ -104,7 +77,7 @@ class TorchGeneratorFixtureTest {
         List<Case> cases = cases().stream().filter(c -> c.draws().getFirst().shape()[0] == 1).toList();
         return cases.stream().map(c -> DynamicTest.dynamicTest(c.name(), () -> {
             Draw first = c.draws().getFirst();
-            FloatTensor expected = Npy.read(c.dir().resolve(first.file())).toFloatTensor();
+            FloatTensor expected = first.tensor();
             long[] batchShape = first.shape().clone();
             batchShape[0] = 3;
             FloatTensor batch = new PerImageSeeds(c.seed() + 1, c.seed(), c.seed() + 2).next(batchShape);

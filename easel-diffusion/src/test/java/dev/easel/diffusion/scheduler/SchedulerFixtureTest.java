@@ -1,6 +1,7 @@
 package dev.easel.diffusion.scheduler;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.easel.diffusion.fixtures.FixtureCase;
 import dev.easel.diffusion.noise.RecordedNoise;
 import dev.easel.engine.tensor.FloatTensor;
 import dev.easel.engine.weights.SafetensorsFile;
@@ -41,20 +42,25 @@ class SchedulerFixtureTest {
         if (c.manifest().path("family").asText().equals("flux")) {
             // What the Flux pipeline adds: its transformer takes timestep / 1000, and the image's packed token
             // count sets a dynamic shift.
-            settings = settings.withTimestepDivisor(1000f).withImageTokens((int) c.npy(modelInputName(c, 0)).dim(1));
+            settings = settings.withTimestepDivisor(1000f).withImageTokens((int) c.tensor(modelInputName(c, 0)).dim(1));
         }
         int steps = c.params().path("steps").asInt();
         return new Run(Schedulers.create(kind, settings, steps, c.strength()), settings, kind);
     }
 
+    /** Every case whose manifest records a scheduler. */
+    static List<FixtureCase> casesWithScheduler() {
+        return FixtureCase.all().stream().filter(c -> c.scheduler().isObject()).toList();
+    }
+
     @Test
     void fixturesHaveCasesWithSchedulers() {
-        assertThat(FixtureCase.withScheduler()).isNotEmpty();
+        assertThat(casesWithScheduler()).isNotEmpty();
     }
 
     @TestFactory
     Stream<DynamicContainer> everyCaseWithAScheduler() {
-        return FixtureCase.withScheduler().stream().map(c -> DynamicContainer.dynamicContainer(c.name(), Stream.of(
+        return casesWithScheduler().stream().map(c -> DynamicContainer.dynamicContainer(c.toString(), Stream.of(
                 DynamicTest.dynamicTest("timesteps", () -> checkTimesteps(c)),
                 DynamicTest.dynamicTest("sigmas", () -> checkSigmas(c)),
                 DynamicTest.dynamicTest("start latents", () -> checkStartLatents(c)),
@@ -81,7 +87,7 @@ class SchedulerFixtureTest {
             }
             assertClose("denoiser timestep " + i, ours, given, SCALAR_TOLERANCE);
             if (c.has("step" + i + ".model_in.timestep")) {
-                assertThat(ours).as("recorded model_in.timestep %d", i).isEqualTo(c.npy("step" + i + ".model_in.timestep").data()[0]);
+                assertThat(ours).as("recorded model_in.timestep %d", i).isEqualTo(c.tensor("step" + i + ".model_in.timestep").data()[0]);
             }
         }
         for (JsonNode step : c.scheduler().path("steps")) {
@@ -141,25 +147,25 @@ class SchedulerFixtureTest {
 
     static void checkSteps(FixtureCase c) {
         Scheduler s = build(c).scheduler();
-        RecordedNoise stepNoise = new RecordedNoise(c.draws("scheduling_"));
+        RecordedNoise stepNoise = new RecordedNoise(c.randomDraws("scheduling_"));
         boolean blends = c.has("mask.latent");
         FloatTensor x = startLatents(c, s);
         for (int k = 0; k < s.stepCount(); k++) {
             assertModelInput(c, s, x, k);
             FloatTensor next = s.step(k, x, guidedOutput(c, k, x), stepNoise);
             String after = blends ? "step" + k + ".latents_before_blend" : "step" + k + ".latents";
-            assertClose(after, next, c.npy(after), STEP_TOLERANCE);
+            assertClose(after, next, c.tensor(after), STEP_TOLERANCE);
             if (c.has("step" + k + ".scheduler.x0_pred")) {
-                assertClose("step" + k + " x0", s.lastDenoised(), c.npy("step" + k + ".scheduler.x0_pred"), STEP_TOLERANCE);
+                assertClose("step" + k + " x0", s.lastDenoised(), c.tensor("step" + k + ".scheduler.x0_pred"), STEP_TOLERANCE);
             }
             if (blends) {
                 // Inpainting: the original re-noised to the next step's level (clean after the last step) is kept
                 // where the mask is 0.
-                FloatTensor original = s.addNoise(c.npy("image_latents"), pipelineNoise(c), k + 1);
-                FloatTensor blended = blend(c.npy("mask.latent"), original, next);
-                assertClose("step" + k + ".latents (blended)", blended, c.npy("step" + k + ".latents"), STEP_TOLERANCE);
+                FloatTensor original = s.addNoise(c.tensor("image_latents"), pipelineNoise(c), k + 1);
+                FloatTensor blended = blend(c.tensor("mask.latent"), original, next);
+                assertClose("step" + k + ".latents (blended)", blended, c.tensor("step" + k + ".latents"), STEP_TOLERANCE);
             }
-            x = c.npy("step" + k + ".latents");
+            x = c.tensor("step" + k + ".latents");
         }
         assertThat(stepNoise.remaining()).as("recorded step draws left unused").isZero();
     }
@@ -167,7 +173,7 @@ class SchedulerFixtureTest {
     /** The denoiser input at step k must equal each batch entry of the recorded one (CFG repeats the latents). */
     static void assertModelInput(FixtureCase c, Scheduler s, FloatTensor latents, int k) {
         FloatTensor ours = s.scaleModelInput(latents, k);
-        FloatTensor recorded = c.npy(modelInputName(c, k));
+        FloatTensor recorded = c.tensor(modelInputName(c, k));
         for (int b = 0; b < recorded.dim(0); b++) {
             assertClose("step" + k + " model input [" + b + "]", ours, recorded.slice(b), STEP_TOLERANCE);
         }
@@ -184,7 +190,7 @@ class SchedulerFixtureTest {
 
     /** The initial noise draw (drawn in the pipeline's prepare_latents), packed like the latents. */
     static FloatTensor pipelineNoise(FixtureCase c) {
-        List<FloatTensor> draws = c.draws("prepare_latents");
+        List<FloatTensor> draws = c.randomDraws("prepare_latents");
         assertThat(draws).as("prepare_latents draws").hasSize(1);
         return packedLikeModelInput(c, draws.getFirst());
     }
@@ -200,11 +206,11 @@ class SchedulerFixtureTest {
      * (taken before quant_conv, which SD VAEs apply next) and the posterior-sample draw.
      */
     static FloatTensor imageLatents(FixtureCase c) {
-        if (c.has("image_latents")) return packedLikeModelInput(c, c.npy("image_latents"));
+        if (c.has("image_latents")) return packedLikeModelInput(c, c.tensor("image_latents"));
         JsonNode vae = c.vaeConfig();
-        FloatTensor moments = c.npy("vae_encoder.moments");
+        FloatTensor moments = c.tensor("vae_encoder.moments");
         if (vae.path("use_quant_conv").asBoolean(true)) moments = quantConv(c, moments);
-        FloatTensor eps = c.draws("vae.py:sample").getFirst();
+        FloatTensor eps = c.randomDraws("vae.py:sample").getFirst();
         float scaling = (float) vae.path("scaling_factor").asDouble();
         float shift = (float) vae.path("shift_factor").asDouble(0.0);
         int half = eps.size();
@@ -220,8 +226,7 @@ class SchedulerFixtureTest {
 
     /** The VAE's 1x1 quant_conv over (1, 2C, H, W) moments, with the weights of the case's diffusers folder. */
     static FloatTensor quantConv(FixtureCase c, FloatTensor moments) {
-        Path weights = c.dir().resolve(c.manifest().path("weights").path("diffusers_dir").asText())
-                .resolve("vae/diffusion_pytorch_model.safetensors");
+        Path weights = c.diffusersDir().resolve("vae/diffusion_pytorch_model.safetensors");
         try (SafetensorsFile file = SafetensorsFile.open(weights)) {
             FloatBuffer w = file.float32("quant_conv.weight").asFloatBuffer();
             FloatBuffer b = file.float32("quant_conv.bias").asFloatBuffer();
@@ -239,19 +244,19 @@ class SchedulerFixtureTest {
     }
 
     static FloatTensor packedLikeModelInput(FixtureCase c, FloatTensor unpacked) {
-        return c.has(modelInputName(c, 0)) && c.npy(modelInputName(c, 0)).rank() == 3 && unpacked.rank() == 4
+        return c.has(modelInputName(c, 0)) && c.tensor(modelInputName(c, 0)).rank() == 3 && unpacked.rank() == 4
                 ? FluxPacking.pack(unpacked) : unpacked;
     }
 
     /** What the pipeline hands to step k: recorded, or the CFG combination of the recorded model output. */
     static FloatTensor guidedOutput(FixtureCase c, int k, FloatTensor latents) {
         String recorded = "step" + k + ".scheduler.model_output";
-        FloatTensor out = c.npy("step" + k + ".model_out");
+        FloatTensor out = c.tensor("step" + k + ".model_out");
         FloatTensor guided = out.dim(0) == 2 * latents.dim(0)
                 ? classifierFree(out, (float) c.params().path("guidance").asDouble())
                 : out;
         if (c.has(recorded)) {
-            FloatTensor expected = c.npy(recorded);
+            FloatTensor expected = c.tensor(recorded);
             assertClose("step" + k + " guided output", guided, expected, SCALAR_TOLERANCE);
             return expected;
         }

@@ -1,8 +1,7 @@
 package dev.easel.diffusion.tokenizer;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.easel.engine.io.Npy;
+import dev.easel.diffusion.fixtures.FixtureCase;
 import org.junit.jupiter.api.DynamicTest;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestFactory;
@@ -23,50 +22,34 @@ import static org.assertj.core.api.Assertions.assertThat;
  * tokenizer folder and through the bundled vocabulary.
  */
 class ClipTokenizerFixturesTest {
-    private static final ObjectMapper JSON = new ObjectMapper();
     private static final List<String> PROMPT_KINDS = List.of("prompt", "negative_prompt");
 
-    /** One recorded tokenisation: which case, which prompt, which CLIP encoder, and the reference file. */
-    record Recorded(Path caseDir, String promptKind, String prompt, String encoder, Path idsFile) {
+    /** One recorded tokenisation: which case, which prompt, which CLIP encoder, and the reference array's stem. */
+    record Recorded(FixtureCase fixture, String promptKind, String prompt, String encoder, String idsStem) {
         String name() {
-            return fixtures().relativize(caseDir) + " " + promptKind + " " + encoder + ": \"" + prompt + "\"";
+            return fixture + " " + promptKind + " " + encoder + ": \"" + prompt + "\"";
         }
 
         /** The case's diffusers tokenizer folder for this encoder (tokenizer_2 holds CLIP-G). */
-        Path tokenizerDir() throws IOException {
-            String diffusersDir = manifest(caseDir).path("weights").path("diffusers_dir").asText("../diffusers");
-            return caseDir.resolve(diffusersDir).resolve(encoder.equals("clip_g") ? "tokenizer_2" : "tokenizer").normalize();
+        Path tokenizerDir() {
+            return fixture.diffusersDir().resolve(encoder.equals("clip_g") ? "tokenizer_2" : "tokenizer").normalize();
         }
 
         long[] expected() {
-            return Npy.read(idsFile).toLongs();
+            return fixture.longs(idsStem);
         }
     }
 
-    static Path fixtures() {
-        String dir = System.getProperty("easel.fixtures");
-        assertThat(dir).as("system property easel.fixtures (set by surefire)").isNotNull();
-        return Path.of(dir);
-    }
-
-    static JsonNode manifest(Path caseDir) throws IOException {
-        return JSON.readTree(caseDir.resolve("manifest.json").toFile());
-    }
-
-    static List<Recorded> recordedTokenisations() throws IOException {
-        List<Path> caseDirs;
-        try (Stream<Path> found = Files.find(fixtures(), 3, (p, attrs) -> p.getFileName().toString().equals("manifest.json"))) {
-            caseDirs = found.map(Path::getParent).sorted().toList();
-        }
+    static List<Recorded> recordedTokenisations() {
         List<Recorded> recorded = new ArrayList<>();
-        for (Path caseDir : caseDirs) {
-            JsonNode params = manifest(caseDir).path("params");
+        for (FixtureCase c : FixtureCase.all()) {
+            JsonNode params = c.params();
             for (String kind : PROMPT_KINDS) {
                 JsonNode prompt = params.get(kind);
                 if (prompt == null || !prompt.isTextual()) continue;
                 for (String encoder : List.of("clip_l", "clip_g")) {
-                    Path ids = caseDir.resolve("text." + kind + "." + encoder + ".input_ids.npy");
-                    if (Files.exists(ids)) recorded.add(new Recorded(caseDir, kind, prompt.asText(), encoder, ids));
+                    String ids = "text." + kind + "." + encoder + ".input_ids";
+                    if (c.has(ids)) recorded.add(new Recorded(c, kind, prompt.asText(), encoder, ids));
                 }
             }
         }
@@ -74,16 +57,16 @@ class ClipTokenizerFixturesTest {
     }
 
     @Test
-    void everyFamilyHasRecordedTokenIds() throws IOException {
+    void everyFamilyHasRecordedTokenIds() {
         List<Recorded> recorded = recordedTokenisations();
-        assertThat(recorded).extracting(r -> fixtures().relativize(r.caseDir()).getName(0).toString())
+        assertThat(recorded).extracting(r -> r.fixture().family())
                 .contains("sd15", "sdxl", "flux");
         assertThat(recorded).extracting(Recorded::encoder).contains("clip_l", "clip_g");
         assertThat(recorded).extracting(Recorded::promptKind).contains("prompt", "negative_prompt");
     }
 
     @TestFactory
-    Stream<DynamicTest> idsFromTheCaseTokenizerFolderMatchTheReference() throws IOException {
+    Stream<DynamicTest> idsFromTheCaseTokenizerFolderMatchTheReference() {
         return recordedTokenisations().stream().map(r -> DynamicTest.dynamicTest(r.name(), () -> {
             ClipTokenizer tokenizer = ClipTokenizer.fromDiffusersFolder(r.tokenizerDir());
             assertThat(toLongs(tokenizer.encode(r.prompt()))).containsExactly(r.expected());
@@ -91,7 +74,7 @@ class ClipTokenizerFixturesTest {
     }
 
     @TestFactory
-    Stream<DynamicTest> idsFromTheBundledVocabularyMatchTheReference() throws IOException {
+    Stream<DynamicTest> idsFromTheBundledVocabularyMatchTheReference() {
         return recordedTokenisations().stream().map(r -> DynamicTest.dynamicTest(r.name(), () -> {
             ClipTokenizer tokenizer = r.encoder().equals("clip_g")
                     ? ClipTokenizer.bundled().withPadToken("!")
@@ -102,7 +85,7 @@ class ClipTokenizerFixturesTest {
 
     @Test
     void padIdsComeFromTheFolderConfigs() {
-        Path sdxl = fixtures().resolve("sdxl/diffusers");
+        Path sdxl = FixtureCase.root().resolve("sdxl/diffusers");
         ClipTokenizer clipL = ClipTokenizer.fromDiffusersFolder(sdxl.resolve("tokenizer"));
         ClipTokenizer clipG = ClipTokenizer.fromDiffusersFolder(sdxl.resolve("tokenizer_2"));
         assertThat(clipL.padId()).isEqualTo(49407);
@@ -113,7 +96,7 @@ class ClipTokenizerFixturesTest {
 
     @Test
     void bundledFilesAreTheFixtureFiles() throws IOException {
-        Path folder = fixtures().resolve("sd15/diffusers/tokenizer");
+        Path folder = FixtureCase.root().resolve("sd15/diffusers/tokenizer");
         for (String name : List.of("vocab.json", "merges.txt")) {
             try (var in = ClipTokenizer.class.getResourceAsStream("clip/" + name)) {
                 assertThat(in).as(name).isNotNull();

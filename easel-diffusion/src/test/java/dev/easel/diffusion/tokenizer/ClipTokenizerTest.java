@@ -1,5 +1,6 @@
 package dev.easel.diffusion.tokenizer;
 
+import dev.easel.diffusion.fixtures.FixtureCase;
 import org.junit.jupiter.api.Test;
 
 import java.nio.file.Path;
@@ -88,7 +89,7 @@ class ClipTokenizerTest {
         assertThat(clip.tokenIds("! !! !!!")).containsExactly(256, 748, 995);
         int[] clipG = framed(0, 0, 0, 0, 0, 0, 0);
         assertThat(clip.withPadToken("!").encode("! !! !!!")).containsExactly(clipG);
-        Path tokenizer2 = Path.of(System.getProperty("easel.fixtures"), "sdxl/diffusers/tokenizer_2");
+        Path tokenizer2 = FixtureCase.root().resolve("sdxl/diffusers/tokenizer_2");
         assertThat(ClipTokenizer.fromDiffusersFolder(tokenizer2).encode("! !! !!!")).containsExactly(clipG);
         // the split also cuts words: "hello!!" is hello</w> + !!</w> on CLIP-L, hello</w> + ! + ! on CLIP-G
         assertThat(clip.tokenIds("hello!!")).containsExactly(3306, 748);
@@ -181,7 +182,7 @@ class ClipTokenizerTest {
 
     @Test
     void encodingFromManyThreadsGivesTheSequentialResult() throws Exception {
-        Path folder = Path.of(System.getProperty("easel.fixtures"), "sd15/diffusers/tokenizer");
+        Path folder = FixtureCase.root().resolve("sd15/diffusers/tokenizer");
         ClipTokenizer fresh = ClipTokenizer.fromFiles(folder.resolve("vocab.json"), folder.resolve("merges.txt"));
         List<String> prompts = IntStream.range(0, 200)
                 .mapToObj(i -> "prompt number " + i + ", a watercolor painting of lighthouse " + (i % 7) + " at dusk")

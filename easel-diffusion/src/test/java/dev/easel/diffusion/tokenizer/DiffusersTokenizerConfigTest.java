@@ -1,5 +1,6 @@
 package dev.easel.diffusion.tokenizer;
 
+import dev.easel.diffusion.fixtures.FixtureCase;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -10,11 +11,11 @@ import java.nio.file.Path;
 import static org.assertj.core.api.Assertions.assertThat;
 
 class DiffusersTokenizerConfigTest {
-    private static final Path CLIP_L = Path.of(System.getProperty("easel.fixtures"), "sd15/diffusers/tokenizer");
+    private static final Path CLIP_L = FixtureCase.root().resolve("sd15/diffusers/tokenizer");
 
     @Test
     void readsSdxlTokenizer2() {
-        var config = DiffusersTokenizerConfig.read(Path.of(System.getProperty("easel.fixtures"), "sdxl/diffusers/tokenizer_2"));
+        var config = DiffusersTokenizerConfig.read(FixtureCase.root().resolve("sdxl/diffusers/tokenizer_2"));
         assertThat(config.padToken()).isEqualTo("!");
         assertThat(config.bosToken()).isEqualTo("<|startoftext|>");
         assertThat(config.eosToken()).isEqualTo("<|endoftext|>");

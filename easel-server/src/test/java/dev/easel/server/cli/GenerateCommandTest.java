@@ -3,6 +3,7 @@ package dev.easel.server.cli;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.easel.engine.weights.SafetensorsFile;
+import dev.easel.server.support.Fixtures;
 import org.junit.jupiter.api.DynamicTest;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestFactory;
@@ -37,7 +38,7 @@ class GenerateCommandTest {
     Path tmp;
 
     static Path fixtures() {
-        return Path.of(System.getProperty("easel.fixtures", "../../shared/fixtures")).toAbsolutePath().normalize();
+        return Fixtures.root();
     }
 
     static Path sd15Folder() {

@@ -8,8 +8,18 @@ public final class Fixtures {
     private Fixtures() {
     }
 
+    /**
+     * The fixtures directory, resolved as easel-diffusion's {@code FixtureCase.root()}
+     * and easel-engine's {@code Fixtures.dir()}.
+     */
     public static Path root() {
-        return Path.of(System.getProperty("easel.fixtures", "../shared/fixtures")).toAbsolutePath().normalize();
+        String property = System.getProperty("easel.fixtures");
+        if (property == null) {
+            throw new IllegalStateException("system property easel.fixtures is not set (surefire sets it from the root pom)");
+        }
+        Path dir = Path.of(property).toAbsolutePath().normalize();
+        if (!Files.isDirectory(dir)) throw new IllegalStateException("fixtures directory " + dir + " does not exist");
+        return dir;
     }
 
     /** The tiny SD 1.5 model as a diffusers folder: real architecture, random weights. */
