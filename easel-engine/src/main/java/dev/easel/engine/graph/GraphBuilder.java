@@ -220,12 +220,8 @@ public final class GraphBuilder {
      * Runs as Gemm with transB so no transposed copy of the weight is ever made.
      */
     public Value linear(Value x, String prefix, long in, long out, boolean bias) {
-        return linear(x, weight(prefix + ".weight", out, in), bias ? weight(prefix + ".bias", out) : null, in, out);
-    }
-
-    /** y = x W^T + b with W [out, in] given as a value (e.g. a slice of a stored weight); b may be null. */
-    public Value linear(Value x, Value w, Value b, long in, long out) {
-        List<Value> inputs = b != null ? List.of(reshape(x, -1, in), w, b) : List.of(reshape(x, -1, in), w);
+        Value w = weight(prefix + ".weight", out, in);
+        List<Value> inputs = bias ? List.of(reshape(x, -1, in), w, weight(prefix + ".bias", out)) : List.of(reshape(x, -1, in), w);
         Value y = op("Gemm", inputs, "transB", 1L);
         Value leading = op("Shape", List.of(x), "end", -1L);
         return reshapeLike(y, concat(0, leading, constantLongs(out)));

@@ -57,18 +57,13 @@ public final class SpatialTransformer {
         return g.linear(g.attention(q, k, v, heads), prefix + ".to_out.0", channels, channels, true);
     }
 
-    /**
-     * GEGLU: project to 2 x 4C, value half times exact GELU of the gate half, project back. The stored
-     * projection is sliced into its two halves (folded once when the session loads), so each half is its
-     * own GEMM and no split copies the activations.
-     */
+    /** GEGLU: project to 2 x 4C, value half times exact GELU of the gate half, project back. */
     private static Value gegluFeedForward(GraphBuilder g, String prefix, Value x, long channels) {
         long inner = channels * 4;
-        Value w = g.weight(prefix + ".net.0.proj.weight", inner * 2, channels);
-        Value b = g.weight(prefix + ".net.0.proj.bias", inner * 2);
-        Value value = g.linear(x, g.slice(w, 0, inner, 0), g.slice(b, 0, inner, 0), channels, inner);
-        Value gate = g.linear(x, g.slice(w, inner, 2 * inner, 0), g.slice(b, inner, 2 * inner, 0), channels, inner);
-        return g.linear(g.mul(value, g.gelu(gate, false)), prefix + ".net.2", inner, channels, true);
+        Value projected = g.linear(x, prefix + ".net.0.proj", channels, inner * 2, true);
+        Value[] halves = g.split(projected, -1, 2);
+        Value gated = g.mul(halves[0], g.gelu(halves[1], false));
+        return g.linear(gated, prefix + ".net.2", inner, channels, true);
     }
 
     /** (B, C, H, W) -> (B, H*W, C). */
