@@ -15,8 +15,8 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
- * Reads and writes NumPy {@code .npy} files (format 1.x/2.x, C order, little-endian):
- * the reference fixtures are stored this way, and debugging dumps are written this way.
+ * Reads NumPy {@code .npy} files (format 1.x/2.x, C order, little-endian): the reference fixtures are
+ * stored this way.
  */
 public final class Npy {
     private static final byte[] MAGIC = {(byte) 0x93, 'N', 'U', 'M', 'P', 'Y'};
@@ -96,23 +96,5 @@ public final class Npy {
         Matcher m = p.matcher(text);
         if (!m.find()) throw new IllegalArgumentException(what + ": malformed npy header " + text.trim());
         return m.group(1);
-    }
-
-    /** Writes a float32 array (for debugging dumps and for tests that build their own fixtures). */
-    public static void write(Path file, FloatTensor tensor) {
-        StringBuilder shape = new StringBuilder();
-        for (long d : tensor.shape()) shape.append(d).append(", ");
-        String dict = "{'descr': '<f4', 'fortran_order': False, 'shape': (" + shape.toString().replaceAll(", $", tensor.rank() == 1 ? "," : "") + "), }";
-        int unpadded = MAGIC.length + 2 + 2 + dict.length() + 1;
-        String header = dict + " ".repeat((64 - unpadded % 64) % 64) + "\n";
-        ByteBuffer out = ByteBuffer.allocate(MAGIC.length + 4 + header.length() + tensor.size() * 4).order(ByteOrder.LITTLE_ENDIAN);
-        out.put(MAGIC).put((byte) 1).put((byte) 0).putShort((short) header.length());
-        out.put(header.getBytes(StandardCharsets.ISO_8859_1));
-        out.asFloatBuffer().put(tensor.data());
-        try {
-            Files.write(file, out.array());
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot write " + file, e);
-        }
     }
 }
