@@ -21,8 +21,6 @@ import dev.easel.engine.runtime.RuntimeOptions;
 import dev.easel.engine.weights.WeightSource;
 
 import java.nio.file.Files;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.function.Function;
 
 /**
@@ -49,25 +47,24 @@ public final class StableDiffusion15 {
 
     private static DiffusionPipeline fromSingleFile(DetectedCheckpoint checkpoint, RuntimeOptions options) {
         StableDiffusionSingleFile file = StableDiffusionSingleFile.open(checkpoint.path());
-        List<AutoCloseable> built = new ArrayList<>();
+        ComponentsLoaded built = new ComponentsLoaded();
         try {
             WeightSource text = file.textEncoder();
             WeightSource unet = file.unet();
             WeightSource vae = file.vae();
             // Largest first: while a component loads, its weights are briefly held twice.
-            UNetDenoiser denoiser = add(built, new UNetDenoiser(ComponentLoader.inferConfig("unet", unet, UNetConfig::infer), unet, options));
+            UNetDenoiser denoiser = built.add(new UNetDenoiser(ComponentLoader.inferConfig("unet", unet, UNetConfig::infer), unet, options));
             VaeConfig vaeConfig = ComponentLoader.inferConfig("vae", vae,
                     (names, shapes) -> VaeConfig.infer(names, shapes, VAE_SCALING, 0f));
-            VaeCodec codec = add(built, new VaeCodec(vaeConfig, vae, options));
+            VaeCodec codec = built.add(new VaeCodec(vaeConfig, vae, options));
             ClipTokenizer tokenizer = ClipTokenizer.bundled();
             ClipTextConfig textConfig = ComponentLoader.inferConfig("text_encoder", text,
                     (names, shapes) -> ClipTextConfig.infer(names, shapes, true));
-            ClipTextEncoder clip = add(built, new ClipTextEncoder(tokenizer, tokenizer.eosId(), textConfig, text, "text_encoder", options));
+            ClipTextEncoder clip = built.add(new ClipTextEncoder(tokenizer, tokenizer.eosId(), textConfig, text, "text_encoder", options));
             return new DiffusionPipeline(FAMILY, new ClipConditioner(clip), denoiser, codec,
                     samplers(SchedulerSettings.sd15(), SamplerKind.EULER), DEFAULTS, SIZE_MULTIPLE);
         } catch (RuntimeException e) {
-            closeAll(built, e);
-            throw e;
+            throw built.closeAfter(e);
         } finally {
             file.close();
         }
@@ -75,29 +72,28 @@ public final class StableDiffusion15 {
 
     private static DiffusionPipeline fromDiffusersFolder(DetectedCheckpoint checkpoint, RuntimeOptions options) {
         DiffusersFolder folder = DiffusersFolder.open(checkpoint.path());
-        List<AutoCloseable> built = new ArrayList<>();
+        ComponentsLoaded built = new ComponentsLoaded();
         try {
             // Largest first: while a component loads, its weights are briefly held twice.
             UNetDenoiser denoiser;
             try (WeightSource unet = folder.weights("unet")) {
-                denoiser = add(built, new UNetDenoiser(UNetConfig.fromDiffusers(folder.config("unet")), unet, options));
+                denoiser = built.add(new UNetDenoiser(UNetConfig.fromDiffusers(folder.config("unet")), unet, options));
             }
             VaeCodec codec;
             try (WeightSource vae = folder.weights("vae")) {
-                codec = add(built, new VaeCodec(VaeConfig.fromDiffusers(folder.config("vae")), vae, options));
+                codec = built.add(new VaeCodec(VaeConfig.fromDiffusers(folder.config("vae")), vae, options));
             }
             ClipTokenizer tokenizer = Files.isDirectory(folder.dir().resolve("tokenizer"))
                     ? ClipTokenizer.fromDiffusersFolder(folder.dir().resolve("tokenizer")) : ClipTokenizer.bundled();
             ClipTextEncoder clip;
             try (WeightSource text = folder.weights("text_encoder")) {
-                clip = add(built, new ClipTextEncoder(tokenizer, tokenizer.padId(),
+                clip = built.add(new ClipTextEncoder(tokenizer, tokenizer.padId(),
                         ClipTextConfig.fromHuggingFace(folder.config("text_encoder"), false), text, "text_encoder", options));
             }
             return new DiffusionPipeline(FAMILY, new ClipConditioner(clip), denoiser, codec,
                     samplers(folder), DEFAULTS, SIZE_MULTIPLE);
         } catch (RuntimeException e) {
-            closeAll(built, e);
-            throw e;
+            throw built.closeAfter(e);
         }
     }
 
@@ -127,20 +123,5 @@ public final class StableDiffusion15 {
      */
     private static Function<SamplerKind, SchedulerSettings> samplers(SchedulerSettings configured, SamplerKind configuredKind) {
         return kind -> kind == configuredKind ? configured : configured.withSpacing(null);
-    }
-
-    private static <T extends AutoCloseable> T add(List<AutoCloseable> built, T item) {
-        built.add(item);
-        return item;
-    }
-
-    private static void closeAll(List<AutoCloseable> built, RuntimeException failure) {
-        for (AutoCloseable c : built.reversed()) {
-            try {
-                c.close();
-            } catch (Exception suppressed) {
-                failure.addSuppressed(suppressed);
-            }
-        }
     }
 }

@@ -24,8 +24,6 @@ import dev.easel.engine.weights.WeightsException;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.Locale;
 import java.util.function.Function;
 import java.util.regex.Matcher;
@@ -252,42 +250,30 @@ public final class StableDiffusionXL {
         // No GEMM repacking by default: SDXL's 10 GB of fp32 UNet weights would be held twice while loading,
         // and peak RSS at 1024x1024 stays under 16 GiB only without it (measured with easel bench).
         RuntimeOptions options = requested.prepackOr(false);
-        List<AutoCloseable> built = new ArrayList<>();
+        ComponentsLoaded built = new ComponentsLoaded();
         try (Parts parts = open(checkpoint)) {
             UNetDenoiser denoiser;
             try (WeightSource w = parts.weights("unet")) {
-                denoiser = add(built, new UNetDenoiser(parts.unet(), w, options));
+                denoiser = built.add(new UNetDenoiser(parts.unet(), w, options));
             }
             ClipTextEncoder clipG;
             try (WeightSource w = parts.weights("text_encoder_2")) {
-                clipG = add(built, new ClipTextEncoder(parts.tokenizer2(), parts.tokenizer2().padId(),
+                clipG = built.add(new ClipTextEncoder(parts.tokenizer2(), parts.tokenizer2().padId(),
                         parts.textEncoder2(), w, "text_encoder_2", options));
             }
             ClipTextEncoder clipL;
             try (WeightSource w = parts.weights("text_encoder")) {
-                clipL = add(built, new ClipTextEncoder(parts.tokenizer(), parts.tokenizer().padId(),
+                clipL = built.add(new ClipTextEncoder(parts.tokenizer(), parts.tokenizer().padId(),
                         parts.textEncoder(), w, "text_encoder", options));
             }
             VaeCodec codec;
             try (WeightSource w = parts.weights("vae")) {
-                codec = add(built, new VaeCodec(parts.vae(), w, options));
+                codec = built.add(new VaeCodec(parts.vae(), w, options));
             }
             return new DiffusionPipeline(FAMILY, new DualClipConditioner(clipL, clipG), denoiser, codec, parts.samplers(),
                     parts.defaults(), SIZE_MULTIPLE);
         } catch (RuntimeException e) {
-            for (AutoCloseable c : built.reversed()) {
-                try {
-                    c.close();
-                } catch (Exception suppressed) {
-                    e.addSuppressed(suppressed);
-                }
-            }
-            throw e;
+            throw built.closeAfter(e);
         }
-    }
-
-    private static <T extends AutoCloseable> T add(List<AutoCloseable> built, T item) {
-        built.add(item);
-        return item;
     }
 }
