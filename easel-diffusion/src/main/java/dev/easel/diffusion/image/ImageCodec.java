@@ -4,6 +4,7 @@ import dev.easel.engine.tensor.FloatTensor;
 
 import javax.imageio.ImageIO;
 import java.awt.image.BufferedImage;
+import java.awt.image.DataBufferByte;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -21,13 +22,15 @@ public final class ImageCodec {
         return (int) Math.rint(Math.clamp(v, 0f, 1f) * 255f);
     }
 
+    /** 8-bit RGB as the reference writes it ({@link #toByte}), for every encoder (PNG here, JPEG/WebP in the server). */
     public static BufferedImage toBufferedImage(RgbImage image) {
-        BufferedImage out = new BufferedImage(image.width(), image.height(), BufferedImage.TYPE_INT_RGB);
-        for (int y = 0; y < image.height(); y++) {
-            for (int x = 0; x < image.width(); x++) {
-                int rgb = toByte(image.get(y, x, 0)) << 16 | toByte(image.get(y, x, 1)) << 8 | toByte(image.get(y, x, 2));
-                out.setRGB(x, y, rgb);
-            }
+        BufferedImage out = new BufferedImage(image.width(), image.height(), BufferedImage.TYPE_3BYTE_BGR);
+        byte[] bgr = ((DataBufferByte) out.getRaster().getDataBuffer()).getData();
+        float[] rgb = image.pixels();
+        for (int i = 0; i < rgb.length; i += 3) {
+            bgr[i] = (byte) toByte(rgb[i + 2]);
+            bgr[i + 1] = (byte) toByte(rgb[i + 1]);
+            bgr[i + 2] = (byte) toByte(rgb[i]);
         }
         return out;
     }

@@ -53,8 +53,8 @@ public final class Batching {
                 if (t == null) throw new IllegalArgumentException("conditioning input '" + name + "' is missing for a request");
                 int n = (int) t.dim(0);
                 if (guidance) {
-                    unconditional.add(rows(t, 0, n / 2));
-                    conditional.add(rows(t, n / 2, n));
+                    unconditional.add(t.rows(0, n / 2));
+                    conditional.add(t.rows(n / 2, n));
                 } else {
                     conditional.add(t);
                 }
@@ -63,13 +63,5 @@ public final class Batching {
             merged.put(name, FloatTensor.concat(unconditional.toArray(FloatTensor[]::new)));
         }
         return merged;
-    }
-
-    /** Rows {@code [from, to)} along the first axis, copied. */
-    public static FloatTensor rows(FloatTensor t, int from, int to) {
-        int stride = t.size() / (int) t.dim(0);
-        long[] shape = t.shape().clone();
-        shape[0] = to - from;
-        return new FloatTensor(shape, java.util.Arrays.copyOfRange(t.data(), from * stride, to * stride));
     }
 }

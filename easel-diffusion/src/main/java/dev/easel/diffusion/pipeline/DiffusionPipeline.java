@@ -168,7 +168,7 @@ public final class DiffusionPipeline implements ImagePipeline {
         List<List<RgbImage>> images = new ArrayList<>();
         int row = 0;
         for (int count : counts) {
-            images.add(decode(counts.length == 1 ? latents : Batching.rows(latents, row, row + count), trace));
+            images.add(decode(counts.length == 1 ? latents : latents.rows(row, row + count), trace));
             row += count;
         }
         return images;
@@ -266,7 +266,7 @@ public final class DiffusionPipeline implements ImagePipeline {
 
     @Override
     public RgbImage preview(FloatTensor latents, int index) {
-        return LatentPreview.approximate(latents, index, vae.config().latentChannels());
+        return LatentPreview.approximate(latents, index);
     }
 
     @Override

@@ -21,7 +21,7 @@ public final class LatentPreview {
     private LatentPreview() {
     }
 
-    public static RgbImage approximate(FloatTensor latents, int index, long channels) {
+    public static RgbImage approximate(FloatTensor latents, int index) {
         int c = (int) latents.dim(1);
         int h = (int) latents.dim(2);
         int w = (int) latents.dim(3);

@@ -1,5 +1,7 @@
 package dev.easel.diffusion.convert;
 
+import dev.easel.engine.tensor.FloatTensor;
+
 import dev.easel.engine.weights.DType;
 import dev.easel.engine.weights.SafetensorsWriter;
 import dev.easel.engine.weights.TensorData;
@@ -37,7 +39,7 @@ final class ConvertFixtures {
     static Path craft(Path file, Map<String, long[]> shapes) {
         List<SafetensorsWriter.Entry> entries = new ArrayList<>();
         shapes.forEach((name, shape) -> entries.add(new SafetensorsWriter.Entry(name, DType.F16, shape,
-                TensorData.generated(DType.F16, TensorInfo.elementCount(shape), (chunk, n) -> Arrays.fill(chunk, 0, n, 0f)))));
+                TensorData.generated(DType.F16, FloatTensor.elementCount(shape), (chunk, n) -> Arrays.fill(chunk, 0, n, 0f)))));
         SafetensorsWriter.write(file, entries);
         return file;
     }

@@ -49,13 +49,17 @@ public record FloatTensor(long[] shape, float[] data) {
         return new FloatTensor(shape, data.clone());
     }
 
-    /** The i-th slice along the first axis, as a tensor of rank-1 that copies the data. */
+    /** The i-th slice along the first axis, keeping that axis (length 1), copied. */
     public FloatTensor slice(int index) {
-        int stride = Math.toIntExact(elementCount(Arrays.copyOfRange(shape, 1, shape.length)));
-        float[] part = Arrays.copyOfRange(data, index * stride, (index + 1) * stride);
+        return rows(index, index + 1);
+    }
+
+    /** Rows {@code [from, to)} along the first axis, copied. */
+    public FloatTensor rows(int from, int to) {
+        int stride = data.length / Math.toIntExact(shape[0]);
         long[] partShape = shape.clone();
-        partShape[0] = 1;
-        return new FloatTensor(partShape, part);
+        partShape[0] = to - from;
+        return new FloatTensor(partShape, Arrays.copyOfRange(data, from * stride, to * stride));
     }
 
     /** Concatenates along the first axis. */

@@ -1,5 +1,7 @@
 package dev.easel.engine.weights;
 
+import dev.easel.engine.tensor.FloatTensor;
+
 import java.lang.foreign.Arena;
 import java.nio.ByteBuffer;
 import java.util.Arrays;
@@ -50,7 +52,7 @@ public final class RenamedWeights implements WeightSource {
                 throw new IllegalArgumentException("reshape of '" + e.getKey() + "', which the " + view + " view does not name");
             }
             TensorInfo t = base.info(original);
-            if (TensorInfo.elementCount(e.getValue()) != t.elementCount()) {
+            if (FloatTensor.elementCount(e.getValue()) != t.elementCount()) {
                 throw WeightsException.forTensor(base.location(), original, "has shape " + Arrays.toString(t.shape())
                         + ", which cannot be seen as " + Arrays.toString(e.getValue()) + " ('" + e.getKey() + "')");
             }

@@ -1,5 +1,7 @@
 package dev.easel.engine.weights;
 
+import dev.easel.engine.tensor.FloatTensor;
+
 import com.fasterxml.jackson.core.JacksonException;
 import com.fasterxml.jackson.core.StreamReadFeature;
 import com.fasterxml.jackson.databind.DeserializationFeature;
@@ -89,7 +91,7 @@ record SafetensorsHeader(Map<String, String> metadata, List<TensorInfo> tensors)
         }
         long needed;
         try {
-            needed = Math.multiplyExact(TensorInfo.elementCount(shape), (long) dtype.byteSize());
+            needed = Math.multiplyExact(FloatTensor.elementCount(shape), (long) dtype.byteSize());
         } catch (ArithmeticException e) {
             throw WeightsException.forTensor(file, name, "has shape " + Arrays.toString(shape) + " too large to address");
         }

@@ -1,5 +1,7 @@
 package dev.easel.engine.weights;
 
+import dev.easel.engine.tensor.FloatTensor;
+
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -48,7 +50,7 @@ public final class SafetensorsWriter {
         }
 
         public long byteLength() {
-            return Math.multiplyExact(TensorInfo.elementCount(shape), (long) dtype.byteSize());
+            return Math.multiplyExact(FloatTensor.elementCount(shape), (long) dtype.byteSize());
         }
     }
 

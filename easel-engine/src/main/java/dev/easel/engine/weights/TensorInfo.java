@@ -1,5 +1,7 @@
 package dev.easel.engine.weights;
 
+import dev.easel.engine.tensor.FloatTensor;
+
 import java.util.Arrays;
 import java.util.Objects;
 
@@ -30,21 +32,12 @@ public record TensorInfo(String name, DType dtype, long[] shape, long byteOffset
 
     /** Number of elements: the product of the shape (1 for a 0-dim scalar). */
     public long elementCount() {
-        return elementCount(shape);
-    }
-
-    public static long elementCount(long[] shape) {
-        long n = 1;
-        for (long d : shape) {
-            if (d < 0) throw new IllegalArgumentException("negative dimension in " + Arrays.toString(shape));
-            n = Math.multiplyExact(n, d);
-        }
-        return n;
+        return FloatTensor.elementCount(shape);
     }
 
     /** The same bytes seen under another name and shape (shape must keep the element count). */
     public TensorInfo view(String newName, long[] newShape) {
-        if (elementCount(newShape) != elementCount()) {
+        if (FloatTensor.elementCount(newShape) != elementCount()) {
             throw new IllegalArgumentException("cannot view " + name + " " + Arrays.toString(shape)
                     + " as " + Arrays.toString(newShape));
         }

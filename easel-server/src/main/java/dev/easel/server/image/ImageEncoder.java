@@ -1,5 +1,6 @@
 package dev.easel.server.image;
 
+import dev.easel.diffusion.image.ImageCodec;
 import dev.easel.diffusion.image.RgbImage;
 
 import javax.imageio.IIOImage;
@@ -8,7 +9,6 @@ import javax.imageio.ImageWriteParam;
 import javax.imageio.ImageWriter;
 import javax.imageio.stream.ImageOutputStream;
 import java.awt.image.BufferedImage;
-import java.awt.image.DataBufferByte;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -25,7 +25,7 @@ public final class ImageEncoder {
     }
 
     public static byte[] encode(RgbImage image, ImageFormat format, int compression) {
-        BufferedImage buffered = toBuffered(image);
+        BufferedImage buffered = ImageCodec.toBufferedImage(image);
         Iterator<ImageWriter> writers = ImageIO.getImageWritersByMIMEType(format.mimeType());
         if (!writers.hasNext()) throw new IllegalStateException("no ImageIO writer for " + format.mimeType());
         ImageWriter writer = writers.next();
@@ -47,25 +47,5 @@ public final class ImageEncoder {
             writer.dispose();
         }
         return bytes.toByteArray();
-    }
-
-    /** Floats in [0, 1] to 8-bit RGB, rounded and clamped. */
-    static BufferedImage toBuffered(RgbImage image) {
-        int w = image.width();
-        int h = image.height();
-        BufferedImage out = new BufferedImage(w, h, BufferedImage.TYPE_3BYTE_BGR);
-        byte[] data = ((DataBufferByte) out.getRaster().getDataBuffer()).getData();
-        float[] px = image.pixels();
-        for (int i = 0, n = w * h; i < n; i++) {
-            data[i * 3] = to8(px[i * 3 + 2]);
-            data[i * 3 + 1] = to8(px[i * 3 + 1]);
-            data[i * 3 + 2] = to8(px[i * 3]);
-        }
-        return out;
-    }
-
-    private static byte to8(float v) {
-        float c = v != v ? 0f : Math.max(0f, Math.min(1f, v)); // NaN -> 0
-        return (byte) Math.round(c * 255f);
     }
 }
