@@ -3,7 +3,9 @@ package dev.easel.diffusion.bench;
 import dev.easel.diffusion.convert.CheckpointInspector;
 import dev.easel.diffusion.convert.DetectedCheckpoint;
 import dev.easel.diffusion.convert.DiffusersFolder;
-import dev.easel.diffusion.convert.Family;
+import dev.easel.diffusion.family.ModelFamily;
+import dev.easel.diffusion.family.StableDiffusion15;
+import dev.easel.diffusion.family.StableDiffusionParts;
 import dev.easel.diffusion.family.StableDiffusionXL;
 import dev.easel.diffusion.model.unet.UNet2DCondition;
 import dev.easel.diffusion.model.unet.UNetConfig;
@@ -101,20 +103,11 @@ public final class PipelineBench {
         // FLOPs of the executed graphs: one profiled UNet step and one profiled decode, on their own.
         ProfiledFlops unetFlops;
         ProfiledFlops vaeFlops;
-        DiffusersFolder folder = DiffusersFolder.open(checkpoint);
-        try {
+        try (StableDiffusionParts parts = StableDiffusion15.open(CheckpointInspector.inspect(checkpoint))) {
             RuntimeOptions profiled = s.options().prepackOr(true).withProfiling(Files.createTempDirectory("easel-profile"));
-            try (WeightSource w = folder.weights("unet");
-                 OnnxModel unet = ComponentLoader.load("unet", UNet2DCondition.graph(UNetConfig.fromDiffusers(folder.config("unet"))), w, profiled)) {
-                unet.runSingle(Map.of("sample", FloatTensor.concat(lastLatents, lastLatents),
-                        "timestep", new FloatTensor(new long[]{2}, new float[]{500, 500}), "encoder_hidden_states", context));
-                unetFlops = ProfiledFlops.read(unet.endProfiling());
-            }
-            try (WeightSource w = folder.weights("vae");
-                 OnnxModel decoder = ComponentLoader.load("vae", AutoencoderKL.decoder(VaeConfig.fromDiffusers(folder.config("vae"))), w, profiled)) {
-                decoder.runSingle(Map.of("latent", lastLatents));
-                vaeFlops = ProfiledFlops.read(decoder.endProfiling());
-            }
+            unetFlops = profiledUNetStep(parts, profiled, Map.of("sample", FloatTensor.concat(lastLatents, lastLatents),
+                    "timestep", new FloatTensor(new long[]{2}, new float[]{500, 500}), "encoder_hidden_states", context));
+            vaeFlops = profiledDecode(parts, profiled, lastLatents, Optional.empty());
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
@@ -185,7 +178,7 @@ public final class PipelineBench {
         out.printf("peak RSS of the run: %.2f GiB%n", gib(peakRss));
         out.flush();
 
-        try (StableDiffusionXL.Parts parts = StableDiffusionXL.open(detected)) {
+        try (StableDiffusionParts parts = StableDiffusionXL.open(detected)) {
             // Both decodes on their own, each after resetting the peak, so that each one's memory shows.
             FloatTensor z = unscale(latents, parts.vae());
             Decode whole;
@@ -203,28 +196,13 @@ public final class PipelineBench {
 
             // FLOPs of the executed graphs: one profiled UNet step and each decode, on their own.
             RuntimeOptions profiled = s.options().prepackOr(false).withProfiling(Files.createTempDirectory("easel-profile"));
-            ProfiledFlops unetFlops;
-            try (WeightSource w = parts.weights("unet");
-                 OnnxModel unet = ComponentLoader.load("unet", UNet2DCondition.graph(parts.unet()), w, profiled)) {
-                Map<String, FloatTensor> inputs = new HashMap<>();
-                inputs.put("sample", latents);
-                inputs.put("timestep", new FloatTensor(new long[]{1}, new float[]{500}));
-                for (String name : List.of("encoder_hidden_states", "text_embeds", "time_ids")) inputs.put(name, kept.get("model_in." + name));
-                unet.runSingle(inputs);
-                unetFlops = ProfiledFlops.read(unet.endProfiling());
-            }
-            ProfiledFlops wholeFlops;
-            ProfiledFlops tiledFlops;
-            try (WeightSource w = parts.weights("vae")) {
-                try (OnnxModel decoder = ComponentLoader.load("vae", AutoencoderKL.decoder(parts.vae()), w, profiled)) {
-                    decoder.runSingle(Map.of("latent", z));
-                    wholeFlops = ProfiledFlops.read(decoder.endProfiling());
-                }
-                try (OnnxModel decoder = ComponentLoader.load("vae", AutoencoderKL.decoder(parts.vae()), w, profiled)) {
-                    TiledDecoding.decode(z, VaeTiling.DEFAULT, 1 << (parts.vae().levels() - 1), tile -> decoder.run(Map.of("latent", tile)));
-                    tiledFlops = ProfiledFlops.read(decoder.endProfiling());
-                }
-            }
+            Map<String, FloatTensor> inputs = new HashMap<>();
+            inputs.put("sample", latents);
+            inputs.put("timestep", new FloatTensor(new long[]{1}, new float[]{500}));
+            for (String name : List.of("encoder_hidden_states", "text_embeds", "time_ids")) inputs.put(name, kept.get("model_in." + name));
+            ProfiledFlops unetFlops = profiledUNetStep(parts, profiled, inputs);
+            ProfiledFlops wholeFlops = profiledDecode(parts, profiled, z, Optional.empty());
+            ProfiledFlops tiledFlops = profiledDecode(parts, profiled, z, Optional.of(VaeTiling.DEFAULT));
             // The machine may be shared: measure the peak again and keep the better figure.
             peak = Math.max(peak, FmaPeak.measureGflops(s.options().threads(), 1.0));
             out.printf("FMA peak (best of the measurements before and after): %.1f GFLOP/s%n", peak);
@@ -242,9 +220,32 @@ public final class PipelineBench {
         out.flush();
     }
 
+    /** FLOPs of one UNet call on {@code inputs}, counted from ONNX Runtime's profile. */
+    private static ProfiledFlops profiledUNetStep(StableDiffusionParts parts, RuntimeOptions profiled, Map<String, FloatTensor> inputs) {
+        try (WeightSource w = parts.weights("unet");
+             OnnxModel unet = ComponentLoader.load("unet", UNet2DCondition.graph(parts.unet()), w, profiled)) {
+            unet.runSingle(inputs);
+            return ProfiledFlops.read(unet.endProfiling());
+        }
+    }
+
+    /** FLOPs of decoding the un-scaled latents {@code z}, whole or in tiles, counted from ONNX Runtime's profile. */
+    private static ProfiledFlops profiledDecode(StableDiffusionParts parts, RuntimeOptions profiled, FloatTensor z,
+                                                Optional<VaeTiling> tiling) {
+        try (WeightSource w = parts.weights("vae");
+             OnnxModel decoder = ComponentLoader.load("vae", AutoencoderKL.decoder(parts.vae()), w, profiled)) {
+            if (tiling.isPresent()) {
+                TiledDecoding.decode(z, tiling.get(), 1 << (parts.vae().levels() - 1), tile -> decoder.run(Map.of("latent", tile)));
+            } else {
+                decoder.runSingle(Map.of("latent", z));
+            }
+            return ProfiledFlops.read(decoder.endProfiling());
+        }
+    }
+
     private static DetectedCheckpoint requireSdxl(Path model) {
         DetectedCheckpoint detected = CheckpointInspector.inspect(model);
-        if (detected.family() != Family.SDXL) {
+        if (detected.family() != ModelFamily.SDXL) {
             throw new IllegalArgumentException(model + " is a " + detected.family().displayName() + " checkpoint, not SDXL");
         }
         return detected;

@@ -1,5 +1,6 @@
 package dev.easel.diffusion.convert;
 
+import dev.easel.diffusion.family.ModelFamily;
 import java.nio.file.Path;
 import java.util.Set;
 
@@ -12,7 +13,7 @@ import java.util.Set;
  *                          FLUX.1-dev style) instead of being step-distilled (schnell)
  * @param reason            the evidence, in words, for logs and for users who ask why
  */
-public record DetectedCheckpoint(Path path, Layout layout, Family family, Set<String> components,
+public record DetectedCheckpoint(Path path, Layout layout, ModelFamily family, Set<String> components,
                                  boolean guidanceDistilled, String reason) {
 
     public DetectedCheckpoint {

@@ -1,5 +1,6 @@
 package dev.easel.diffusion.convert;
 
+import dev.easel.diffusion.family.ModelFamily;
 import com.fasterxml.jackson.databind.JsonNode;
 
 import java.util.Set;
@@ -35,7 +36,7 @@ final class DiffusersFolderDetector {
             throw unsupported(folder, "Stable Diffusion 2.x (" + seen + ", unet use_linear_projection=true)");
         }
         String channels = checkInChannels(folder, unet, "Stable Diffusion 1.x");
-        return found(folder, Family.SD15, false, seen + ", unet with conv proj_in, " + channels);
+        return found(folder, ModelFamily.SD15, false, seen + ", unet with conv proj_in, " + channels);
     }
 
     private static DetectedCheckpoint sdxl(DiffusersFolder folder, String seen) {
@@ -43,7 +44,7 @@ final class DiffusersFolderDetector {
             throw unsupported(folder, "the SDXL refiner (" + seen + " with only text_encoder_2)");
         }
         String channels = checkInChannels(folder, folder.config("unet"), "SDXL");
-        return found(folder, Family.SDXL, false, seen + ", " + channels);
+        return found(folder, ModelFamily.SDXL, false, seen + ", " + channels);
     }
 
     private static DetectedCheckpoint flux(DiffusersFolder folder, String seen) {
@@ -53,7 +54,7 @@ final class DiffusersFolderDetector {
             throw unsupported(folder, "a FLUX.1 variant whose transformer takes " + inChannels + " channels (" + seen + ")");
         }
         boolean guidance = transformer.path("guidance_embeds").asBoolean(false);
-        return found(folder, Family.FLUX, guidance, seen + ", transformer guidance_embeds=" + guidance);
+        return found(folder, ModelFamily.FLUX, guidance, seen + ", transformer guidance_embeds=" + guidance);
     }
 
     private static String checkInChannels(DiffusersFolder folder, JsonNode unet, String family) {
@@ -67,7 +68,7 @@ final class DiffusersFolderDetector {
         return "unet in_channels=4";
     }
 
-    private static DetectedCheckpoint found(DiffusersFolder folder, Family family, boolean guidance, String reason) {
+    private static DetectedCheckpoint found(DiffusersFolder folder, ModelFamily family, boolean guidance, String reason) {
         return new DetectedCheckpoint(folder.dir(), DetectedCheckpoint.Layout.DIFFUSERS_FOLDER, family,
                 folder.components(), guidance, reason);
     }

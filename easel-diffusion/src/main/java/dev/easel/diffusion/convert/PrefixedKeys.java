@@ -1,5 +1,6 @@
 package dev.easel.diffusion.convert;
 
+import dev.easel.engine.weights.RenamedWeights;
 import dev.easel.engine.weights.WeightSource;
 
 import java.util.LinkedHashMap;
@@ -19,6 +20,13 @@ final class PrefixedKeys {
 
     static boolean anyUnder(Set<String> names, String prefix) {
         return names.stream().anyMatch(n -> n.startsWith(prefix));
+    }
+
+    /** The tensors under {@code prefix}, named without it; {@code view} says what they are in messages. */
+    static RenamedWeights strip(WeightSource checkpoint, String prefix, String view) {
+        Map<String, String> names = new LinkedHashMap<>();
+        for (String stripped : under(checkpoint.names(), prefix)) names.put(stripped, prefix + stripped);
+        return new RenamedWeights(checkpoint, view, names, Map.of());
     }
 
     /** Names the checkpoint and the prefix in errors about stripped names. */

@@ -1,5 +1,6 @@
 package dev.easel.diffusion.convert;
 
+import dev.easel.diffusion.family.ModelFamily;
 import dev.easel.engine.weights.TensorInfo;
 import dev.easel.engine.weights.WeightsException;
 
@@ -66,7 +67,7 @@ final class SingleFileDetector {
         boolean guidance = tensors.containsKey(prefix + "guidance_in.in_layer.weight");
         String reason = "BFL transformer layout ('" + prefix + "double_blocks', 'single_blocks'), img_in takes 64 channels, "
                 + (guidance ? "guidance_in present (guidance-distilled, FLUX.1-dev style)" : "no guidance_in (FLUX.1-schnell style)");
-        return new DetectedCheckpoint(path, DetectedCheckpoint.Layout.SINGLE_FILE, Family.FLUX, Set.of("transformer"), guidance, reason);
+        return new DetectedCheckpoint(path, DetectedCheckpoint.Layout.SINGLE_FILE, ModelFamily.FLUX, Set.of("transformer"), guidance, reason);
     }
 
     private DetectedCheckpoint ldmUNet() {
@@ -95,7 +96,7 @@ final class SingleFileDetector {
         String reason = "LDM UNet (model.diffusion_model.input_blocks) without label_emb, 1x1-conv proj_in, "
                 + inChannels + " input channels" + (anyStartsWith(StableDiffusionSingleFile.TEXT_ENCODER_PREFIX)
                 ? ", CLIP text encoder under cond_stage_model.transformer" : "");
-        return new DetectedCheckpoint(path, DetectedCheckpoint.Layout.SINGLE_FILE, Family.SD15, components(), false, reason);
+        return new DetectedCheckpoint(path, DetectedCheckpoint.Layout.SINGLE_FILE, ModelFamily.SD15, components(), false, reason);
     }
 
     private DetectedCheckpoint sdxl(long inChannels) {
@@ -109,7 +110,7 @@ final class SingleFileDetector {
         checkInChannels(inChannels, "SDXL");
         String reason = "SGM UNet with label_emb (model.diffusion_model.label_emb), " + inChannels + " input channels, "
                 + (secondEmbedder ? "two text encoders (conditioner.embedders.0/1)" : "UNet without text encoders");
-        return new DetectedCheckpoint(path, DetectedCheckpoint.Layout.SINGLE_FILE, Family.SDXL, components(), false, reason);
+        return new DetectedCheckpoint(path, DetectedCheckpoint.Layout.SINGLE_FILE, ModelFamily.SDXL, components(), false, reason);
     }
 
     private void checkInChannels(long inChannels, String family) {

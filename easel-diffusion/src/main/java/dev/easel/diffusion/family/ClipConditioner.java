@@ -2,6 +2,7 @@ package dev.easel.diffusion.family;
 
 import dev.easel.diffusion.model.clip.ClipTextEncoder;
 import dev.easel.diffusion.pipeline.Batching;
+import dev.easel.diffusion.pipeline.Guidance;
 import dev.easel.diffusion.pipeline.PipelineTrace;
 import dev.easel.diffusion.pipeline.PromptConditioner;
 import dev.easel.engine.tensor.FloatTensor;
@@ -19,16 +20,17 @@ public final class ClipConditioner implements PromptConditioner {
     }
 
     @Override
-    public Map<String, FloatTensor> condition(String prompt, String negativePrompt, int imageCount, boolean guidance,
+    public Map<String, FloatTensor> condition(String prompt, String negativePrompt, int imageCount, Guidance guidance,
                                               int width, int height, PipelineTrace trace) {
+        boolean classifierFree = guidance.classifierFree();
         FloatTensor positive = encode("prompt", prompt, trace);
         trace.record("text.prompt_embeds", positive);
         FloatTensor negative = null;
-        if (guidance) {
+        if (classifierFree) {
             negative = encode("negative_prompt", negativePrompt == null ? "" : negativePrompt, trace);
             trace.record("text.negative_prompt_embeds", negative);
         }
-        FloatTensor context = Batching.guidanceBatch(negative, positive, imageCount, guidance);
+        FloatTensor context = Batching.guidanceBatch(negative, positive, imageCount, classifierFree);
         trace.record("model_in.encoder_hidden_states", context);
         return Map.of("encoder_hidden_states", context);
     }

@@ -2,6 +2,7 @@ package dev.easel.diffusion.family;
 
 import dev.easel.diffusion.model.clip.ClipTextEncoder;
 import dev.easel.diffusion.pipeline.Batching;
+import dev.easel.diffusion.pipeline.Guidance;
 import dev.easel.diffusion.pipeline.PipelineTrace;
 import dev.easel.diffusion.pipeline.PromptConditioner;
 import dev.easel.engine.tensor.FloatTensor;
@@ -46,21 +47,22 @@ public final class DualClipConditioner implements PromptConditioner {
     }
 
     @Override
-    public Map<String, FloatTensor> condition(String prompt, String negativePrompt, int imageCount, boolean guidance,
+    public Map<String, FloatTensor> condition(String prompt, String negativePrompt, int imageCount, Guidance guidance,
                                               int width, int height, PipelineTrace trace) {
+        boolean classifierFree = guidance.classifierFree();
         Encoded positive = encode("prompt", prompt, trace);
         trace.record("text.prompt_embeds", positive.hidden());
         trace.record("text.pooled_prompt_embeds", positive.pooled());
         Encoded negative = null;
-        if (guidance) {
+        if (classifierFree) {
             negative = negativePrompt == null
                     ? new Encoded(FloatTensor.zeros(positive.hidden().shape()), FloatTensor.zeros(positive.pooled().shape()))
                     : encode("negative_prompt", negativePrompt, trace);
             trace.record("text.negative_prompt_embeds", negative.hidden());
             trace.record("text.negative_pooled_prompt_embeds", negative.pooled());
         }
-        FloatTensor context = Batching.guidanceBatch(guidance ? negative.hidden() : null, positive.hidden(), imageCount, guidance);
-        FloatTensor textEmbeds = Batching.guidanceBatch(guidance ? negative.pooled() : null, positive.pooled(), imageCount, guidance);
+        FloatTensor context = Batching.guidanceBatch(classifierFree ? negative.hidden() : null, positive.hidden(), imageCount, classifierFree);
+        FloatTensor textEmbeds = Batching.guidanceBatch(classifierFree ? negative.pooled() : null, positive.pooled(), imageCount, classifierFree);
         FloatTensor timeIds = Batching.repeat(new FloatTensor(new long[]{1, 6}, new float[]{height, width, 0, 0, height, width}),
                 (int) context.dim(0));
         trace.record("model_in.encoder_hidden_states", context);

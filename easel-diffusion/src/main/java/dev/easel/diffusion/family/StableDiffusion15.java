@@ -1,6 +1,5 @@
 package dev.easel.diffusion.family;
 
-import com.fasterxml.jackson.databind.JsonNode;
 import dev.easel.diffusion.convert.DetectedCheckpoint;
 import dev.easel.diffusion.convert.DiffusersFolder;
 import dev.easel.diffusion.convert.StableDiffusionSingleFile;
@@ -12,8 +11,8 @@ import dev.easel.diffusion.model.unet.UNetDenoiser;
 import dev.easel.diffusion.model.vae.VaeCodec;
 import dev.easel.diffusion.model.vae.VaeConfig;
 import dev.easel.diffusion.pipeline.DiffusionPipeline;
-import dev.easel.diffusion.pipeline.ModelDefaults;
-import dev.easel.diffusion.scheduler.DiffusersSchedulerConfig;
+import dev.easel.diffusion.pipeline.Guidance;
+import dev.easel.diffusion.pipeline.LatentFormat;
 import dev.easel.diffusion.scheduler.SamplerKind;
 import dev.easel.diffusion.scheduler.SchedulerSettings;
 import dev.easel.diffusion.tokenizer.ClipTokenizer;
@@ -21,6 +20,8 @@ import dev.easel.engine.runtime.RuntimeOptions;
 import dev.easel.engine.weights.WeightSource;
 
 import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
 import java.util.function.Function;
 
 /**
@@ -29,90 +30,71 @@ import java.util.function.Function;
  * diffusers folders onto the same canonical names.
  */
 public final class StableDiffusion15 {
-    public static final String FAMILY = "sd15";
     public static final float VAE_SCALING = 0.18215f;
-    public static final ModelDefaults DEFAULTS = new ModelDefaults(512, 512, 25, 7.5f, "euler");
-    /** Any multiple of 8 works: the UNet upsamples to its skip connections' sizes. */
-    public static final int SIZE_MULTIPLE = 8;
 
     private StableDiffusion15() {
     }
 
-    public static DiffusionPipeline load(DetectedCheckpoint checkpoint, RuntimeOptions requested) {
-        // GEMM repacking on: faster, and SD 1.5 still peaks well under 8 GiB at 512x512 (easel bench).
-        RuntimeOptions options = requested.prepackOr(true);
+    /** Opens an SD 1.x checkpoint (single file or diffusers folder) as {@link StableDiffusionParts}. */
+    public static StableDiffusionParts open(DetectedCheckpoint checkpoint) {
         return checkpoint.layout() == DetectedCheckpoint.Layout.SINGLE_FILE
-                ? fromSingleFile(checkpoint, options) : fromDiffusersFolder(checkpoint, options);
+                ? openSingleFile(checkpoint.path()) : openDiffusersFolder(checkpoint.path());
     }
 
-    private static DiffusionPipeline fromSingleFile(DetectedCheckpoint checkpoint, RuntimeOptions options) {
-        StableDiffusionSingleFile file = StableDiffusionSingleFile.open(checkpoint.path());
-        ComponentsLoaded built = new ComponentsLoaded();
+    private static StableDiffusionParts openSingleFile(Path path) {
+        StableDiffusionSingleFile file = StableDiffusionSingleFile.open(path);
         try {
             WeightSource text = file.textEncoder();
             WeightSource unet = file.unet();
             WeightSource vae = file.vae();
-            // Largest first: while a component loads, its weights are briefly held twice.
-            UNetDenoiser denoiser = built.add(new UNetDenoiser(ComponentLoader.inferConfig("unet", unet, UNetConfig::infer), unet, options));
-            VaeConfig vaeConfig = ComponentLoader.inferConfig("vae", vae,
-                    (names, shapes) -> VaeConfig.infer(names, shapes, VAE_SCALING, 0f));
-            VaeCodec codec = built.add(new VaeCodec(vaeConfig, vae, options));
             ClipTokenizer tokenizer = ClipTokenizer.bundled();
             ClipTextConfig textConfig = ComponentLoader.inferConfig("text_encoder", text,
                     (names, shapes) -> ClipTextConfig.infer(names, shapes, true));
-            ClipTextEncoder clip = built.add(new ClipTextEncoder(tokenizer, tokenizer.eosId(), textConfig, text, "text_encoder", options));
-            return new DiffusionPipeline(FAMILY, new ClipConditioner(clip), denoiser, codec,
-                    samplers(SchedulerSettings.sd15(), SamplerKind.EULER), DEFAULTS, SIZE_MULTIPLE);
+            return new StableDiffusionParts(
+                    List.of(new StableDiffusionParts.TextEncoder("text_encoder", tokenizer, tokenizer.eosId(), textConfig)),
+                    ComponentLoader.inferConfig("unet", unet, UNetConfig::infer),
+                    ComponentLoader.inferConfig("vae", vae, (names, shapes) -> VaeConfig.infer(names, shapes, VAE_SCALING, 0f)),
+                    samplers(SchedulerSettings.sd15(), SamplerKind.EULER), ModelFamily.SD15.defaults(),
+                    component -> switch (component) {
+                        case "text_encoder" -> text;
+                        case "unet" -> unet;
+                        case "vae" -> vae;
+                        default -> throw new IllegalArgumentException("an SD 1.x checkpoint has no component " + component);
+                    }, file);
         } catch (RuntimeException e) {
-            throw built.closeAfter(e);
-        } finally {
             file.close();
+            throw e;
         }
     }
 
-    private static DiffusionPipeline fromDiffusersFolder(DetectedCheckpoint checkpoint, RuntimeOptions options) {
-        DiffusersFolder folder = DiffusersFolder.open(checkpoint.path());
+    private static StableDiffusionParts openDiffusersFolder(Path path) {
+        DiffusersFolder folder = DiffusersFolder.open(path);
+        ClipTokenizer tokenizer = Files.isDirectory(folder.dir().resolve("tokenizer"))
+                ? ClipTokenizer.fromDiffusersFolder(folder.dir().resolve("tokenizer")) : ClipTokenizer.bundled();
+        FolderScheduler scheduler = FolderScheduler.of(folder, SchedulerSettings.sd15());
+        return new StableDiffusionParts(
+                List.of(new StableDiffusionParts.TextEncoder("text_encoder", tokenizer, tokenizer.padId(),
+                        ClipTextConfig.fromHuggingFace(folder.config("text_encoder"), false))),
+                UNetConfig.fromDiffusers(folder.config("unet")), VaeConfig.fromDiffusers(folder.config("vae")),
+                samplers(scheduler.settings(), scheduler.sampler()), ModelFamily.SD15.defaults(), folder::weights, () -> {
+        });
+    }
+
+    public static DiffusionPipeline load(DetectedCheckpoint checkpoint, ModelFiles files, RuntimeOptions requested) {
+        // GEMM repacking on: faster, and SD 1.5 still peaks well under 8 GiB at 512x512 (easel bench).
+        RuntimeOptions options = requested.prepackOr(true);
         ComponentsLoaded built = new ComponentsLoaded();
-        try {
+        try (StableDiffusionParts parts = open(checkpoint)) {
             // Largest first: while a component loads, its weights are briefly held twice.
-            UNetDenoiser denoiser;
-            try (WeightSource unet = folder.weights("unet")) {
-                denoiser = built.add(new UNetDenoiser(UNetConfig.fromDiffusers(folder.config("unet")), unet, options));
-            }
-            VaeCodec codec;
-            try (WeightSource vae = folder.weights("vae")) {
-                codec = built.add(new VaeCodec(VaeConfig.fromDiffusers(folder.config("vae")), vae, options));
-            }
-            ClipTokenizer tokenizer = Files.isDirectory(folder.dir().resolve("tokenizer"))
-                    ? ClipTokenizer.fromDiffusersFolder(folder.dir().resolve("tokenizer")) : ClipTokenizer.bundled();
-            ClipTextEncoder clip;
-            try (WeightSource text = folder.weights("text_encoder")) {
-                clip = built.add(new ClipTextEncoder(tokenizer, tokenizer.padId(),
-                        ClipTextConfig.fromHuggingFace(folder.config("text_encoder"), false), text, "text_encoder", options));
-            }
-            return new DiffusionPipeline(FAMILY, new ClipConditioner(clip), denoiser, codec,
-                    samplers(folder), DEFAULTS, SIZE_MULTIPLE);
+            UNetDenoiser denoiser = built.add(parts.loadUNet(options));
+            VaeCodec codec = built.add(parts.loadVae(options));
+            ClipTextEncoder clip = built.add(parts.loadTextEncoder(parts.textEncoders().getFirst(), options));
+            return new DiffusionPipeline(ModelFamily.SD15, new ClipConditioner(clip), denoiser, codec,
+                    LatentFormat.spatial((int) parts.vae().latentChannels()), Guidance.Kind.CLASSIFIER_FREE,
+                    parts.samplers(), parts.defaults());
         } catch (RuntimeException e) {
             throw built.closeAfter(e);
         }
-    }
-
-    /**
-     * The folder's scheduler config as each sampler runs it. Released SD 1.5 folders name PNDM, which we
-     * do not run; then the family's settings apply.
-     */
-    private static Function<SamplerKind, SchedulerSettings> samplers(DiffusersFolder folder) {
-        if (folder.components().contains("scheduler")) {
-            JsonNode config = folder.config("scheduler");
-            String className = config.path("_class_name").asText();
-            try {
-                return samplers(DiffusersSchedulerConfig.settings(className, config),
-                        DiffusersSchedulerConfig.samplerKind(className, config));
-            } catch (IllegalArgumentException notOneWeRun) {
-                // fall through to the family's settings
-            }
-        }
-        return samplers(SchedulerSettings.sd15(), SamplerKind.EULER);
     }
 
     /**

@@ -12,6 +12,8 @@ import dev.easel.diffusion.model.unet.UNetDenoiser;
 import dev.easel.diffusion.model.vae.VaeCodec;
 import dev.easel.diffusion.model.vae.VaeConfig;
 import dev.easel.diffusion.pipeline.DiffusionPipeline;
+import dev.easel.diffusion.pipeline.Guidance;
+import dev.easel.diffusion.pipeline.LatentFormat;
 import dev.easel.diffusion.pipeline.ModelDefaults;
 import dev.easel.diffusion.scheduler.DiffusersSchedulerConfig;
 import dev.easel.diffusion.scheduler.SamplerKind;
@@ -24,6 +26,7 @@ import dev.easel.engine.weights.WeightsException;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Locale;
 import java.util.function.Function;
 import java.util.regex.Matcher;
@@ -50,12 +53,9 @@ import java.util.regex.Pattern;
  * keeps its {@code timestep_spacing}); Lightning-named folders get trailing spacing.
  */
 public final class StableDiffusionXL {
-    public static final String FAMILY = "sdxl";
     public static final float VAE_SCALING = 0.13025f;
-    public static final ModelDefaults BASE_DEFAULTS = new ModelDefaults(1024, 1024, 30, 5f, "euler");
+    public static final ModelDefaults BASE_DEFAULTS = ModelFamily.SDXL.defaults();
     public static final int LIGHTNING_STEPS = 4;
-    /** Any multiple of 8 works: the UNet upsamples to its skip connections' sizes. */
-    public static final int SIZE_MULTIPLE = 8;
     private static final Pattern LIGHTNING_STEP_COUNT = Pattern.compile("(\\d+)[-_ ]?steps?");
 
     private StableDiffusionXL() {
@@ -63,7 +63,7 @@ public final class StableDiffusionXL {
 
     /** SDXL Lightning's recipe: {@code steps} Euler steps on trailing timesteps, no guidance, 1024x1024. */
     public static ModelDefaults lightningDefaults(int steps) {
-        return new ModelDefaults(1024, 1024, steps, 0f, "euler");
+        return BASE_DEFAULTS.withSteps(steps).withGuidanceScale(0f).withSampler("euler");
     }
 
     /** Whether a checkpoint's file or folder name marks it as SDXL Lightning. */
@@ -84,98 +84,13 @@ public final class StableDiffusionXL {
         return lightningDefaults(steps);
     }
 
-    /**
-     * An SDXL checkpoint opened for building models: tokenizers, each component's configuration, and its weights
-     * under canonical names. Nothing is loaded into memory yet.
-     */
-    public static final class Parts implements AutoCloseable {
-        private final ClipTokenizer tokenizer;
-        private final ClipTokenizer tokenizer2;
-        private final ClipTextConfig textEncoder;
-        private final ClipTextConfig textEncoder2;
-        private final UNetConfig unet;
-        private final VaeConfig vae;
-        private final Function<SamplerKind, SchedulerSettings> samplers;
-        private final ModelDefaults defaults;
-        private final Function<String, WeightSource> weights;
-        private final AutoCloseable owned;
-
-        private Parts(ClipTokenizer tokenizer, ClipTokenizer tokenizer2, ClipTextConfig textEncoder, ClipTextConfig textEncoder2,
-                      UNetConfig unet, VaeConfig vae, Function<SamplerKind, SchedulerSettings> samplers, ModelDefaults defaults,
-                      Function<String, WeightSource> weights, AutoCloseable owned) {
-            this.tokenizer = tokenizer;
-            this.tokenizer2 = tokenizer2;
-            this.textEncoder = textEncoder;
-            this.textEncoder2 = textEncoder2;
-            this.unet = unet;
-            this.vae = vae;
-            this.samplers = samplers;
-            this.defaults = defaults;
-            this.weights = weights;
-            this.owned = owned;
-        }
-
-        public ClipTokenizer tokenizer() {
-            return tokenizer;
-        }
-
-        /** CLIP-G's tokenizer: CLIP's vocabulary padding with "!" (id 0). */
-        public ClipTokenizer tokenizer2() {
-            return tokenizer2;
-        }
-
-        public ClipTextConfig textEncoder() {
-            return textEncoder;
-        }
-
-        public ClipTextConfig textEncoder2() {
-            return textEncoder2;
-        }
-
-        public UNetConfig unet() {
-            return unet;
-        }
-
-        public VaeConfig vae() {
-            return vae;
-        }
-
-        public Function<SamplerKind, SchedulerSettings> samplers() {
-            return samplers;
-        }
-
-        public ModelDefaults defaults() {
-            return defaults;
-        }
-
-        /**
-         * The weights of {@code text_encoder}, {@code text_encoder_2}, {@code unet} or {@code vae}, under canonical
-         * names. The caller closes the result (a view over a single file closes nothing; a folder's file is
-         * unmapped), and uses it while these parts are open.
-         */
-        public WeightSource weights(String component) {
-            return weights.apply(component);
-        }
-
-        @Override
-        public void close() {
-            try {
-                owned.close();
-            } catch (RuntimeException e) {
-                throw e;
-            } catch (Exception e) {
-                throw new IllegalStateException("closing " + owned + " failed", e);
-            }
-        }
-    }
-
-    /** Opens an SDXL checkpoint (single file or diffusers folder) as {@link Parts}. */
-    public static Parts open(DetectedCheckpoint checkpoint) {
+    /** Opens an SDXL checkpoint (single file or diffusers folder) as {@link StableDiffusionParts}. */
+    public static StableDiffusionParts open(DetectedCheckpoint checkpoint) {
         return checkpoint.layout() == DetectedCheckpoint.Layout.SINGLE_FILE
                 ? openSingleFile(checkpoint.path()) : openDiffusersFolder(checkpoint.path());
     }
 
-    private static Parts openSingleFile(Path path) {
+    private static StableDiffusionParts openSingleFile(Path path) {
         StableDiffusionXLSingleFile file = StableDiffusionXLSingleFile.open(path);
         try {
             WeightSource l = file.textEncoder();
@@ -191,7 +106,10 @@ public final class StableDiffusionXL {
             ClipTokenizer tokenizer = ClipTokenizer.bundled();
             ModelDefaults defaults = defaultsFor(path);
             SchedulerSettings settings = SchedulerSettings.sdxl();
-            return new Parts(tokenizer, tokenizer.withPadToken("!"), clipL, clipG,
+            ClipTokenizer tokenizer2 = tokenizer.withPadToken("!");
+            return new StableDiffusionParts(List.of(
+                    new StableDiffusionParts.TextEncoder("text_encoder", tokenizer, tokenizer.padId(), clipL),
+                    new StableDiffusionParts.TextEncoder("text_encoder_2", tokenizer2, tokenizer2.padId(), clipG)),
                     ComponentLoader.inferConfig("unet", unet, (names, shapes) -> UNetConfig.infer(names, shapes, clipG.projectionDim())),
                     ComponentLoader.inferConfig("vae", vae, (names, shapes) -> VaeConfig.infer(names, shapes, VAE_SCALING, 0f)),
                     kind -> settings, defaults,
@@ -208,35 +126,26 @@ public final class StableDiffusionXL {
         }
     }
 
-    private static Parts openDiffusersFolder(Path path) {
+    private static StableDiffusionParts openDiffusersFolder(Path path) {
         DiffusersFolder folder = DiffusersFolder.open(path);
         ClipTokenizer tokenizer = Files.isDirectory(folder.dir().resolve("tokenizer"))
                 ? ClipTokenizer.fromDiffusersFolder(folder.dir().resolve("tokenizer")) : ClipTokenizer.bundled();
         ClipTokenizer tokenizer2 = Files.isDirectory(folder.dir().resolve("tokenizer_2"))
                 ? ClipTokenizer.fromDiffusersFolder(folder.dir().resolve("tokenizer_2")) : ClipTokenizer.bundled().withPadToken("!");
         ClipTextConfig clipG = ClipTextConfig.fromHuggingFace(folder.config("text_encoder_2"), true);
+        FolderScheduler scheduler = FolderScheduler.of(folder, SchedulerSettings.sdxl());
+        SchedulerSettings settings = scheduler.settings();
         ModelDefaults defaults = defaultsFor(path);
-        SchedulerSettings settings = SchedulerSettings.sdxl();
-        SamplerKind configured = SamplerKind.EULER;
-        if (folder.components().contains("scheduler")) {
-            JsonNode config = folder.config("scheduler");
-            String className = config.path("_class_name").asText();
-            try {
-                settings = DiffusersSchedulerConfig.settings(className, config);
-                configured = DiffusersSchedulerConfig.samplerKind(className, config);
-            } catch (IllegalArgumentException notOneWeRun) {
-                settings = SchedulerSettings.sdxl();
-                configured = SamplerKind.EULER;
-            }
-        }
         if (isLightningName(path)) {
             settings = settings.withSpacing(TimestepSpacing.TRAILING);
         } else {
-            defaults = new ModelDefaults(defaults.width(), defaults.height(), defaults.steps(), defaults.guidanceScale(),
-                    configured.apiName());
+            defaults = defaults.withSampler(scheduler.sampler().apiName());
         }
         SchedulerSettings chosen = settings;
-        return new Parts(tokenizer, tokenizer2, ClipTextConfig.fromHuggingFace(folder.config("text_encoder"), false), clipG,
+        return new StableDiffusionParts(List.of(
+                new StableDiffusionParts.TextEncoder("text_encoder", tokenizer, tokenizer.padId(),
+                        ClipTextConfig.fromHuggingFace(folder.config("text_encoder"), false)),
+                new StableDiffusionParts.TextEncoder("text_encoder_2", tokenizer2, tokenizer2.padId(), clipG)),
                 UNetConfig.fromDiffusers(folder.config("unet")), VaeConfig.fromDiffusers(folder.config("vae")),
                 kind -> chosen, defaults, folder::weights, () -> {
         });
@@ -246,32 +155,20 @@ public final class StableDiffusionXL {
      * Loads the pipeline: UNet, VAE (both halves) and text encoders, largest first, as while a component loads its
      * weights are briefly held twice. The checkpoint is closed once they are loaded.
      */
-    public static DiffusionPipeline load(DetectedCheckpoint checkpoint, RuntimeOptions requested) {
+    public static DiffusionPipeline load(DetectedCheckpoint checkpoint, ModelFiles files, RuntimeOptions requested) {
         // No GEMM repacking by default: SDXL's 10 GB of fp32 UNet weights would be held twice while loading,
         // and peak RSS at 1024x1024 stays under 16 GiB only without it (measured with easel bench).
         RuntimeOptions options = requested.prepackOr(false);
         ComponentsLoaded built = new ComponentsLoaded();
-        try (Parts parts = open(checkpoint)) {
-            UNetDenoiser denoiser;
-            try (WeightSource w = parts.weights("unet")) {
-                denoiser = built.add(new UNetDenoiser(parts.unet(), w, options));
-            }
-            ClipTextEncoder clipG;
-            try (WeightSource w = parts.weights("text_encoder_2")) {
-                clipG = built.add(new ClipTextEncoder(parts.tokenizer2(), parts.tokenizer2().padId(),
-                        parts.textEncoder2(), w, "text_encoder_2", options));
-            }
-            ClipTextEncoder clipL;
-            try (WeightSource w = parts.weights("text_encoder")) {
-                clipL = built.add(new ClipTextEncoder(parts.tokenizer(), parts.tokenizer().padId(),
-                        parts.textEncoder(), w, "text_encoder", options));
-            }
-            VaeCodec codec;
-            try (WeightSource w = parts.weights("vae")) {
-                codec = built.add(new VaeCodec(parts.vae(), w, options));
-            }
-            return new DiffusionPipeline(FAMILY, new DualClipConditioner(clipL, clipG), denoiser, codec, parts.samplers(),
-                    parts.defaults(), SIZE_MULTIPLE);
+        try (StableDiffusionParts parts = open(checkpoint)) {
+            // Largest first: while a component loads, its weights are briefly held twice.
+            UNetDenoiser denoiser = built.add(parts.loadUNet(options));
+            ClipTextEncoder clipG = built.add(parts.loadTextEncoder(parts.textEncoders().get(1), options));
+            ClipTextEncoder clipL = built.add(parts.loadTextEncoder(parts.textEncoders().get(0), options));
+            VaeCodec codec = built.add(parts.loadVae(options));
+            return new DiffusionPipeline(ModelFamily.SDXL, new DualClipConditioner(clipL, clipG), denoiser, codec,
+                    LatentFormat.spatial((int) parts.vae().latentChannels()), Guidance.Kind.CLASSIFIER_FREE,
+                    parts.samplers(), parts.defaults());
         } catch (RuntimeException e) {
             throw built.closeAfter(e);
         }

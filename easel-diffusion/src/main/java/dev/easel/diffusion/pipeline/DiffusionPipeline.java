@@ -1,5 +1,6 @@
 package dev.easel.diffusion.pipeline;
 
+import dev.easel.diffusion.family.ModelFamily;
 import dev.easel.diffusion.image.ImageCodec;
 import dev.easel.diffusion.image.Mask;
 import dev.easel.diffusion.image.RgbImage;
@@ -18,9 +19,10 @@ import java.util.Map;
 import java.util.function.Function;
 
 /**
- * Text-to-image, image-to-image and masked edits over latent-space denoisers (SD 1.x, SDXL): the
- * algorithm is the family-independent part; what differs between families is the conditioner, the
- * denoiser, the VAE and the scheduler settings handed in.
+ * Text-to-image, image-to-image and masked edits over latent-space denoisers (SD 1.x, SDXL, FLUX.1): the
+ * algorithm is the family-independent part; what differs between families is handed in: the conditioner, the
+ * denoiser, the VAE, the latent format (FLUX.1 packs 2x2 patches into tokens), the kind of guidance and the
+ * scheduler settings.
  *
  * <p>Random draws are made in the reference pipelines' order so that a seed gives the image diffusers
  * gives for the same seed, and so the fixtures' recorded draws can be injected.
@@ -31,43 +33,40 @@ import java.util.function.Function;
  * alone; a single request is the batch of one.
  */
 public final class DiffusionPipeline implements ImagePipeline {
-    private static final int LATENT_SCALE = 8;
-
-    private final String family;
+    private final ModelFamily family;
     private final PromptConditioner conditioner;
     private final Denoiser denoiser;
     private final VaeCodec vae;
+    private final LatentFormat latentFormat;
+    private final Guidance.Kind guidanceKind;
     private final Function<SamplerKind, SchedulerSettings> schedulerSettings;
     private final ModelDefaults defaults;
-    private final int sizeMultiple;
 
     /**
-     * @param schedulerSettings the family's training schedule as each sampler runs it
+     * @param guidanceKind      what the model does with a guidance scale
+     * @param schedulerSettings the model's training schedule as each sampler runs it
      */
-    public DiffusionPipeline(String family, PromptConditioner conditioner, Denoiser denoiser, VaeCodec vae,
-                             Function<SamplerKind, SchedulerSettings> schedulerSettings, ModelDefaults defaults, int sizeMultiple) {
+    public DiffusionPipeline(ModelFamily family, PromptConditioner conditioner, Denoiser denoiser, VaeCodec vae,
+                             LatentFormat latentFormat, Guidance.Kind guidanceKind,
+                             Function<SamplerKind, SchedulerSettings> schedulerSettings, ModelDefaults defaults) {
         this.family = family;
         this.conditioner = conditioner;
         this.denoiser = denoiser;
         this.vae = vae;
+        this.latentFormat = latentFormat;
+        this.guidanceKind = guidanceKind;
         this.schedulerSettings = schedulerSettings;
         this.defaults = defaults;
-        this.sizeMultiple = sizeMultiple;
     }
 
     @Override
-    public String family() {
+    public ModelFamily family() {
         return family;
     }
 
     @Override
     public ModelDefaults defaults() {
         return defaults;
-    }
-
-    @Override
-    public int sizeMultiple() {
-        return sizeMultiple;
     }
 
     @Override
@@ -97,22 +96,23 @@ public final class DiffusionPipeline implements ImagePipeline {
         GenerationRequest r = requests.getFirst(); // what the batch shares: size, steps, guidance, sampler
         int[] counts = imageCounts(requests);
         int n = java.util.Arrays.stream(counts).sum();
-        boolean guidance = r.guidanceScale() > 1f;
+        Guidance guidance = Guidance.of(guidanceKind, r.guidanceScale());
+        boolean classifierFree = guidance.classifierFree();
         List<Map<String, FloatTensor>> perRequest = new ArrayList<>();
         for (GenerationRequest q : requests) {
             perRequest.add(conditioner.condition(q.prompt(), q.negativePrompt(), q.imageCount(), guidance, r.width(), r.height(), trace));
         }
-        Map<String, FloatTensor> conditioning = Batching.mergeRequests(perRequest, guidance);
+        Map<String, FloatTensor> conditioning = Batching.mergeRequests(perRequest, classifierFree);
         float strength = r.initImage().isPresent() ? r.strength() : 1f;
         SamplerKind sampler = SamplerKind.parse(r.sampler());
         Scheduler scheduler;
         try {
-            scheduler = Schedulers.create(sampler, schedulerSettings.apply(sampler), r.steps(), strength);
+            scheduler = Schedulers.create(sampler, settings(sampler, r), r.steps(), strength);
         } catch (IllegalArgumentException e) {
             // steps and strength are checked above: what is left is a sampler this model cannot run
             throw new InvalidRequestException("sampler", e.getMessage());
         }
-        long[] latentShape = {n, vae.config().latentChannels(), r.height() / LATENT_SCALE, r.width() / LATENT_SCALE};
+        long[] latentShape = latentFormat.shape(n, r.width(), r.height());
 
         FloatTensor latents;
         FloatTensor imageLatents = null;
@@ -146,12 +146,13 @@ public final class DiffusionPipeline implements ImagePipeline {
 
         int total = scheduler.stepCount();
         for (int i = 0; i < total; i++) {
-            FloatTensor modelInput = scheduler.scaleModelInput(latents, i);
-            FloatTensor batch = guidance ? FloatTensor.concat(modelInput, modelInput) : modelInput;
-            trace.record("step" + i + ".model_in.sample", batch);
+            FloatTensor modelInput = latentFormat.toDenoiser(scheduler.scaleModelInput(latents, i));
+            FloatTensor batch = classifierFree ? FloatTensor.concat(modelInput, modelInput) : modelInput;
+            trace.record("step" + i + ".model_in." + denoiser.sampleName(), batch);
             FloatTensor output = denoiser.predict(batch, scheduler.timestep(i), conditioning);
             trace.record("step" + i + ".model_out", output);
-            FloatTensor guided = guidance ? Batching.applyGuidance(output, r.guidanceScale()) : output;
+            FloatTensor guided = latentFormat.fromDenoiser(
+                    classifierFree ? Batching.applyGuidance(output, r.guidanceScale()) : output, latentShape);
             trace.record("step" + i + ".scheduler.model_output", guided);
             latents = scheduler.step(i, latents, guided, noise);
             trace.record("step" + i + ".scheduler.x0_pred", scheduler.lastDenoised());
@@ -160,7 +161,7 @@ public final class DiffusionPipeline implements ImagePipeline {
                 FloatTensor original = i == total - 1 ? imageLatents : scheduler.addNoise(imageLatents, startNoise, i + 1);
                 latents = blend(original, latents, latentMask);
             }
-            trace.record("step" + i + ".latents", latents);
+            if (trace.enabled()) trace.record("step" + i + ".latents", latentFormat.toDenoiser(latents));
             progress.onStep(i + 1, total, latents);
         }
         // Each request's rows are decoded on their own, as they are when it runs alone: the VAE gains little
@@ -172,6 +173,11 @@ public final class DiffusionPipeline implements ImagePipeline {
             row += count;
         }
         return images;
+    }
+
+    /** The model's schedule for a sampler, for this image's size (FLUX.1-dev shifts it with the token count). */
+    private SchedulerSettings settings(SamplerKind sampler, GenerationRequest r) {
+        return schedulerSettings.apply(sampler).withImageTokens(latentFormat.imageTokens(r.width(), r.height()));
     }
 
     private static int[] imageCounts(List<GenerationRequest> requests) {
@@ -202,7 +208,7 @@ public final class DiffusionPipeline implements ImagePipeline {
             for (int ch = 0; ch < c; ch++) {
                 for (int y = 0; y < h; y++) {
                     for (int x = 0; x < w; x++) {
-                        out[((b * c + ch) * h + y) * w + x] = mask.get(y * LATENT_SCALE, x * LATENT_SCALE) >= 0.5f ? 1f : 0f;
+                        out[((b * c + ch) * h + y) * w + x] = mask.get(y * LatentFormat.VAE_SCALE, x * LatentFormat.VAE_SCALE) >= 0.5f ? 1f : 0f;
                     }
                 }
             }
@@ -222,10 +228,9 @@ public final class DiffusionPipeline implements ImagePipeline {
 
     private void validate(GenerationRequest r) {
         if (r.prompt() == null) throw new InvalidRequestException("prompt", "a prompt is required");
-        if (r.width() <= 0 || r.height() <= 0 || r.width() % sizeMultiple != 0 || r.height() % sizeMultiple != 0) {
-            throw new InvalidRequestException("size", "width and height must be positive multiples of " + sizeMultiple
-                    + " for " + family + ", got " + r.width() + "x" + r.height());
-        }
+        family.sizeProblem(r.width(), r.height()).ifPresent(problem -> {
+            throw new InvalidRequestException("size", problem);
+        });
         if (r.steps() < 1) throw new InvalidRequestException("steps", "steps must be at least 1, got " + r.steps());
         if (r.imageCount() < 1) throw new InvalidRequestException("n", "n must be at least 1, got " + r.imageCount());
         if (r.initImage().isPresent()) {
@@ -240,6 +245,10 @@ public final class DiffusionPipeline implements ImagePipeline {
         }
         if (r.mask().isPresent()) {
             if (r.initImage().isEmpty()) throw new InvalidRequestException("mask", "a mask needs an image to edit");
+            if (!family.maskedEdits()) {
+                throw new InvalidRequestException("mask", "masked edits are not supported for " + family.displayName()
+                        + "; send the image without a mask for image-to-image");
+            }
             Mask m = r.mask().get();
             if (m.width() != r.width() || m.height() != r.height()) {
                 throw new InvalidRequestException("mask", "the mask is " + m.width() + "x" + m.height()
@@ -252,7 +261,7 @@ public final class DiffusionPipeline implements ImagePipeline {
         } catch (IllegalArgumentException e) {
             throw new InvalidRequestException("sampler", e.getMessage());
         }
-        int trainSteps = schedulerSettings.apply(kind).trainSteps();
+        int trainSteps = settings(kind, r).trainSteps();
         if (r.steps() > trainSteps) {
             throw new InvalidRequestException("steps", "steps must be at most " + trainSteps
                     + " (the model's training timesteps), got " + r.steps());
@@ -266,7 +275,7 @@ public final class DiffusionPipeline implements ImagePipeline {
 
     @Override
     public RgbImage preview(FloatTensor latents, int index) {
-        return LatentPreview.approximate(latents, index);
+        return latentFormat.preview(latents, index);
     }
 
     @Override

@@ -1,5 +1,6 @@
 package dev.easel.diffusion.pipeline;
 
+import dev.easel.diffusion.family.ModelFamily;
 import dev.easel.diffusion.image.RgbImage;
 import dev.easel.engine.tensor.FloatTensor;
 
@@ -8,14 +9,11 @@ import java.util.List;
 /** A loaded model family ready to make images. Thread-safe for one generation at a time per instance. */
 public interface ImagePipeline extends AutoCloseable {
 
-    /** Family id: "sd15", "sdxl", "flux". */
-    String family();
+    /** The model's family: its size rule, what edits it takes. */
+    ModelFamily family();
 
-    /** The recipe the family runs with when a request leaves things out. */
+    /** The recipe the model runs with when a request leaves things out. */
     ModelDefaults defaults();
-
-    /** Size constraint: width and height must be multiples of this. */
-    int sizeMultiple();
 
     /**
      * Makes {@code request.imageCount()} images: the one-request case of {@link #generateBatch}.

@@ -9,10 +9,11 @@ public interface PromptConditioner extends AutoCloseable {
 
     /**
      * @param negativePrompt null when the user gave none
-     * @param guidance       whether classifier-free guidance is on
-     * @return denoiser inputs by name, batch rows [negative x n, prompt x n] with guidance, else [prompt x n]
+     * @param guidance       the run's guidance: classifier-free adds the negative rows, embedded is a model input
+     * @return denoiser inputs by name, every one with the batch on its first axis: rows [negative x n, prompt x n]
+     *         with classifier-free guidance, else [prompt x n]
      */
-    Map<String, FloatTensor> condition(String prompt, String negativePrompt, int imageCount, boolean guidance,
+    Map<String, FloatTensor> condition(String prompt, String negativePrompt, int imageCount, Guidance guidance,
                                        int width, int height, PipelineTrace trace);
 
     long weightBytes();

@@ -1,5 +1,6 @@
 package dev.easel.diffusion.convert;
 
+import dev.easel.diffusion.family.ModelFamily;
 import dev.easel.diffusion.fixtures.FixtureCase;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -27,7 +28,7 @@ class CheckpointInspectorTest {
     @Test
     void sd15SingleFile() {
         DetectedCheckpoint d = CheckpointInspector.inspect(fixtureFile("sd15", "sd15_tiny.safetensors"));
-        assertThat(d.family()).isEqualTo(Family.SD15);
+        assertThat(d.family()).isEqualTo(ModelFamily.SD15);
         assertThat(d.layout()).isEqualTo(DetectedCheckpoint.Layout.SINGLE_FILE);
         assertThat(d.components()).containsExactlyInAnyOrder("unet", "vae", "text_encoder");
         assertThat(d.reason()).contains("label_emb").contains("proj_in");
@@ -36,18 +37,18 @@ class CheckpointInspectorTest {
     @Test
     void sdxlSingleFile() {
         DetectedCheckpoint d = CheckpointInspector.inspect(fixtureFile("sdxl", "sdxl_tiny.safetensors"));
-        assertThat(d.family()).isEqualTo(Family.SDXL);
+        assertThat(d.family()).isEqualTo(ModelFamily.SDXL);
         assertThat(d.components()).containsExactlyInAnyOrder("unet", "vae", "text_encoder", "text_encoder_2");
     }
 
     @Test
     void fluxSchnellAndDevSingleFiles() {
         DetectedCheckpoint schnell = CheckpointInspector.inspect(fixtureFile("flux", "flux_tiny_schnell.safetensors"));
-        assertThat(schnell.family()).isEqualTo(Family.FLUX);
+        assertThat(schnell.family()).isEqualTo(ModelFamily.FLUX);
         assertThat(schnell.guidanceDistilled()).isFalse();
         assertThat(schnell.components()).containsExactly("transformer");
         DetectedCheckpoint dev = CheckpointInspector.inspect(fixtureFile("flux", "flux_tiny_dev.safetensors"));
-        assertThat(dev.family()).isEqualTo(Family.FLUX);
+        assertThat(dev.family()).isEqualTo(ModelFamily.FLUX);
         assertThat(dev.guidanceDistilled()).isTrue();
         assertThat(dev.reason()).contains("guidance_in");
     }
@@ -61,7 +62,7 @@ class CheckpointInspectorTest {
 
     @Test
     void fixtureDiffusersFolders() {
-        Map<String, Family> expected = Map.of("sd15", Family.SD15, "sdxl", Family.SDXL, "flux", Family.FLUX);
+        Map<String, ModelFamily> expected = Map.of("sd15", ModelFamily.SD15, "sdxl", ModelFamily.SDXL, "flux", ModelFamily.FLUX);
         assertThat(FixtureCase.families()).hasSizeGreaterThanOrEqualTo(expected.size());
         for (Path family : FixtureCase.families()) {
             DetectedCheckpoint d = CheckpointInspector.inspect(family.resolve("diffusers"));
@@ -94,7 +95,7 @@ class CheckpointInspectorTest {
         Map<String, long[]> shapes = ldmUNet(4, false);
         shapes.put("cond_stage_model.transformer.text_model.final_layer_norm.weight", new long[]{8});
         Path file = ConvertFixtures.craft(temp.resolve("sd15.safetensors"), shapes);
-        assertThat(CheckpointInspector.inspect(file).family()).isEqualTo(Family.SD15);
+        assertThat(CheckpointInspector.inspect(file).family()).isEqualTo(ModelFamily.SD15);
     }
 
     @Test
@@ -148,7 +149,7 @@ class CheckpointInspectorTest {
         shapes.put("model.diffusion_model.guidance_in.in_layer.weight", new long[]{8, 256});
         Path file = ConvertFixtures.craft(temp.resolve("comfy.safetensors"), shapes);
         DetectedCheckpoint d = CheckpointInspector.inspect(file);
-        assertThat(d.family()).isEqualTo(Family.FLUX);
+        assertThat(d.family()).isEqualTo(ModelFamily.FLUX);
         assertThat(d.guidanceDistilled()).isTrue();
     }
 
@@ -189,6 +190,6 @@ class CheckpointInspectorTest {
     @Test
     void anInpaintPipelineWithAFourChannelUNetIsSd15() throws IOException {
         Path dir = folder("StableDiffusionInpaintPipeline", "unet", "{\"in_channels\": 4, \"use_linear_projection\": false}");
-        assertThat(CheckpointInspector.inspect(dir).family()).isEqualTo(Family.SD15);
+        assertThat(CheckpointInspector.inspect(dir).family()).isEqualTo(ModelFamily.SD15);
     }
 }

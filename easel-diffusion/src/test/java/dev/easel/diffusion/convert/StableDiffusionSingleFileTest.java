@@ -1,5 +1,6 @@
 package dev.easel.diffusion.convert;
 
+import dev.easel.diffusion.family.ModelFamily;
 import dev.easel.diffusion.fixtures.FixtureCase;
 import dev.easel.engine.weights.SafetensorsFile;
 import dev.easel.engine.weights.WeightSource;
@@ -39,7 +40,7 @@ class StableDiffusionSingleFileTest {
                 } catch (UnsupportedCheckpointException e) {
                     continue; // e.g. a standalone VAE
                 }
-                if (detected.family() == Family.SD15) pairs.add(new Pair(file, family.resolve("diffusers")));
+                if (detected.family() == ModelFamily.SD15) pairs.add(new Pair(file, family.resolve("diffusers")));
             }
         }
         assertThat(pairs).as("SD 1.x single files among the fixtures").isNotEmpty();

@@ -1,5 +1,6 @@
 package dev.easel.diffusion.convert;
 
+import dev.easel.diffusion.family.ModelFamily;
 import dev.easel.diffusion.fixtures.FixtureCase;
 import dev.easel.engine.weights.DerivedWeights;
 import dev.easel.engine.weights.RenamedWeights;
@@ -40,7 +41,7 @@ class StableDiffusionXLSingleFileTest {
                 } catch (UnsupportedCheckpointException e) {
                     continue;
                 }
-                if (detected.family() == Family.SDXL) pairs.add(new Pair(file, family.resolve("diffusers")));
+                if (detected.family() == ModelFamily.SDXL) pairs.add(new Pair(file, family.resolve("diffusers")));
             }
         }
         assertThat(pairs).as("SDXL single files among the fixtures").isNotEmpty();

@@ -32,14 +32,14 @@ class StableDiffusionXLTest {
     @Test
     void aBaseCheckpointGetsTheBaseRecipe() {
         assertThat(StableDiffusionXL.defaultsFor(Path.of("models/sd_xl_base_1.0.safetensors")))
-                .isEqualTo(new ModelDefaults(1024, 1024, 30, 5f, "euler"));
+                .isEqualTo(new ModelDefaults(1024, 1024, 30, 5f, "euler", 0.75f));
         assertThat(StableDiffusionXL.defaultsFor(Path.of("juggernautXL_v9.safetensors"))).isEqualTo(StableDiffusionXL.BASE_DEFAULTS);
     }
 
     @Test
     void aLightningNameGetsLightningsRecipeWithItsStepCount() {
         assertThat(StableDiffusionXL.defaultsFor(Path.of("/models/sdxl_lightning_4step.safetensors")))
-                .isEqualTo(new ModelDefaults(1024, 1024, 4, 0f, "euler"));
+                .isEqualTo(new ModelDefaults(1024, 1024, 4, 0f, "euler", 0.75f));
         assertThat(StableDiffusionXL.defaultsFor(Path.of("sdxl_lightning_8step_unet.safetensors")).steps()).isEqualTo(8);
         assertThat(StableDiffusionXL.defaultsFor(Path.of("SDXL-Lightning-2steps")).steps()).isEqualTo(2);
         assertThat(StableDiffusionXL.defaultsFor(Path.of("my_lightning_merge.safetensors")).steps()).isEqualTo(4);
@@ -56,12 +56,12 @@ class StableDiffusionXLTest {
         Path lightning = Files.createSymbolicLink(temp.resolve("sdxl_lightning_4step.safetensors"),
                 family.resolve("single_file/sdxl_tiny.safetensors"));
         try (ImagePipeline p = Pipelines.load(lightning)) {
-            assertThat(p.family()).isEqualTo("sdxl");
+            assertThat(p.family()).isEqualTo(ModelFamily.SDXL);
             assertThat(p.defaults()).isEqualTo(StableDiffusionXL.lightningDefaults(4));
-            assertThat(p.sizeMultiple()).isEqualTo(8);
+            assertThat(p.family().sizeMultiple()).isEqualTo(8);
         }
         try (ImagePipeline p = Pipelines.load(family.resolve("diffusers"))) {
-            assertThat(p.family()).isEqualTo("sdxl");
+            assertThat(p.family()).isEqualTo(ModelFamily.SDXL);
             assertThat(p.defaults()).isEqualTo(StableDiffusionXL.BASE_DEFAULTS);
         }
     }

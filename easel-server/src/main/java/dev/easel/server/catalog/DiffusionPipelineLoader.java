@@ -1,5 +1,7 @@
 package dev.easel.server.catalog;
 
+import dev.easel.diffusion.family.ModelFiles;
+import dev.easel.engine.runtime.RuntimeOptions;
 import dev.easel.diffusion.pipeline.ImagePipeline;
 import dev.easel.diffusion.pipeline.Pipelines;
 
@@ -9,7 +11,7 @@ import java.nio.file.Path;
 public final class DiffusionPipelineLoader implements PipelineLoader {
 
     @Override
-    public ImagePipeline load(Path weights) {
-        return Pipelines.load(weights);
+    public ImagePipeline load(ModelFiles files) {
+        return Pipelines.load(files, RuntimeOptions.defaults());
     }
 }

@@ -1,5 +1,6 @@
 package dev.easel.server.catalog;
 
+import dev.easel.diffusion.family.ModelFiles;
 import dev.easel.diffusion.pipeline.ImagePipeline;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -12,6 +13,7 @@ import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.stream.Stream;
 
 /**
@@ -81,11 +83,13 @@ public final class ModelCache implements AutoCloseable {
             l = null;
         }
         if (l == null) {
-            makeRoom(estimateBytes(weights), entry.id());
+            ModelFiles files = entry.files().orElseThrow();
+            makeRoom(Stream.of(Optional.of(files.checkpoint()), files.vae(), files.clipL(), files.t5())
+                    .flatMap(Optional::stream).mapToLong(ModelCache::estimateBytes).sum(), entry.id());
             ImagePipeline pipeline;
             long started = System.nanoTime();
             try {
-                pipeline = loader.load(weights);
+                pipeline = loader.load(files);
             } catch (Exception | LinkageError e) {
                 throw new ModelLoadException("model '" + entry.id() + "' could not be loaded: " + clientMessage(e, weights), e);
             }

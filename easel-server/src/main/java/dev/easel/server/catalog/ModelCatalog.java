@@ -1,7 +1,8 @@
 package dev.easel.server.catalog;
 
 import dev.easel.diffusion.convert.CheckpointInspector;
-import dev.easel.diffusion.convert.Family;
+import dev.easel.diffusion.family.ModelFamily;
+import dev.easel.diffusion.family.ModelFiles;
 import dev.easel.diffusion.convert.UnsupportedCheckpointException;
 import dev.easel.server.auth.Tier;
 import dev.easel.server.config.ServerConfig;
@@ -25,6 +26,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.stream.Stream;
 
 /**
  * The models the server offers: every catalog entry (installed or not) plus every other checkpoint
@@ -81,9 +83,10 @@ public final class ModelCatalog {
         Map<String, ModelEntry> next = new LinkedHashMap<>();
         Set<String> claimed = new HashSet<>();
         config.catalog().forEach((id, cfg) -> {
-            Optional<Path> weights = locate(id, cfg, found);
-            weights.ifPresent(w -> claimed.add(w.getFileName().toString()));
-            next.put(id, catalogued(id, cfg, weights));
+            Optional<ModelFiles> files = locate(id, cfg, found).map(checkpoint -> withComponents(checkpoint, cfg));
+            files.ifPresent(f -> Stream.of(Optional.of(f.checkpoint()), f.vae(), f.clipL(), f.t5())
+                    .flatMap(Optional::stream).forEach(p -> claimed.add(p.getFileName().toString())));
+            next.put(id, catalogued(id, cfg, files));
         });
         List<String> names = new ArrayList<>(found.keySet());
         Collections.sort(names);
@@ -132,9 +135,18 @@ public final class ModelCatalog {
         return Optional.empty();
     }
 
-    private ModelEntry catalogued(String id, ServerConfig.ModelConfig cfg, Optional<Path> weights) {
-        Optional<FamilyTraits> family = FamilyTraits.of(cfg.family());
-        FamilyTraits traits = family.orElse(FamilyTraits.SD15);
+    /** The catalog entry's separate component files (FLUX.1's), relative to the models dir; others are found beside. */
+    private ModelFiles withComponents(Path checkpoint, ServerConfig.ModelConfig cfg) {
+        return new ModelFiles(checkpoint, component(cfg.vae()), component(cfg.clipL()), component(cfg.t5()));
+    }
+
+    private Optional<Path> component(String relative) {
+        return relative == null || relative.isBlank() ? Optional.empty() : Optional.of(config.modelsDir().resolve(relative));
+    }
+
+    private ModelEntry catalogued(String id, ServerConfig.ModelConfig cfg, Optional<ModelFiles> weights) {
+        Optional<ModelFamily> family = ModelFamily.byId(cfg.family());
+        ModelFamily traits = family.orElse(ModelFamily.SD15);
         int[] size = parseSize(cfg.size()).orElse(new int[]{traits.defaultSide(), traits.defaultSide()});
         Optional<String> unavailable = Optional.empty();
         if (family.isEmpty()) {
@@ -147,7 +159,6 @@ public final class ModelCatalog {
                 size[0], size[1],
                 cfg.minSize() != null ? cfg.minSize() : traits.minSide(),
                 cfg.maxSize() != null ? cfg.maxSize() : traits.maxSide(),
-                traits.sizeMultiple(), traits.maxEditImages(),
                 cfg.steps(), cfg.guidanceScale(), cfg.sampler(),
                 weights, true, unavailable);
     }
@@ -160,19 +171,19 @@ public final class ModelCatalog {
         Tier tier = Tier.parse(config.detectedModelTier()).orElse(Tier.FREE);
         Inspection inspection = inspected(path);
         if (inspection.family().isEmpty()) {
-            FamilyTraits f = FamilyTraits.SD15;
+            ModelFamily f = ModelFamily.SD15;
             return Optional.of(new ModelEntry(name, "unknown", tier, "unsupported checkpoint " + name,
-                    f.defaultSide(), f.defaultSide(), f.minSide(), f.maxSide(), f.sizeMultiple(), f.maxEditImages(),
-                    null, null, null, Optional.of(path), false, Optional.of(inspection.reason())));
+                    f.defaultSide(), f.defaultSide(), f.minSide(), f.maxSide(),
+                    null, null, null, Optional.of(ModelFiles.of(path)), false, Optional.of(inspection.reason())));
         }
-        FamilyTraits f = FamilyTraits.of(inspection.family().get());
+        ModelFamily f = inspection.family().get();
         return Optional.of(new ModelEntry(name, f.id(), tier, f.displayName() + " checkpoint " + name,
-                f.defaultSide(), f.defaultSide(), f.minSide(), f.maxSide(), f.sizeMultiple(), f.maxEditImages(),
-                null, null, null, Optional.of(path), false, Optional.empty()));
+                f.defaultSide(), f.defaultSide(), f.minSide(), f.maxSide(),
+                null, null, null, Optional.of(ModelFiles.of(path)), false, Optional.empty()));
     }
 
     /** The family found by easel-diffusion's inspector (headers only), or why there is none. */
-    private record Inspection(Optional<Family> family, String reason) {
+    private record Inspection(Optional<ModelFamily> family, String reason) {
     }
 
     private Inspection inspected(Path path) {

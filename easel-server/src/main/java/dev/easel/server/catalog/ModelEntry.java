@@ -1,5 +1,7 @@
 package dev.easel.server.catalog;
 
+import dev.easel.diffusion.family.ModelFamily;
+import dev.easel.diffusion.family.ModelFiles;
 import dev.easel.server.auth.Tier;
 
 import java.nio.file.Path;
@@ -8,8 +10,8 @@ import java.util.Optional;
 /**
  * A model as the API serves it: catalog recipe merged with what was found in the models dir.
  *
- * @param family           the family id ("sd15", "sdxl", "flux", or what a probe found)
- * @param weights          the checkpoint file or diffusers folder; empty when not installed
+ * @param family           the family id ("sd15", "sdxl", "flux"), or "unknown" for a checkpoint no family takes
+ * @param files            the checkpoint file or diffusers folder, and separate component files; empty when not installed
  * @param catalogued       whether the catalog names it (false: a checkpoint found in the models dir)
  * @param unavailable      why it cannot run (not installed, unsupported family, failed to load)
  * @param steps            recipe overrides; null = the pipeline's defaults
@@ -23,17 +25,34 @@ public record ModelEntry(
         int defaultHeight,
         int minSide,
         int maxSide,
-        int sizeMultiple,
-        int maxEditImages,
         Integer steps,
         Float guidanceScale,
         String sampler,
-        Optional<Path> weights,
+        Optional<ModelFiles> files,
         boolean catalogued,
         Optional<String> unavailable) {
 
+    /** The family's descriptor; Stable Diffusion 1.x's rules stand in for an unknown family, which never runs. */
+    public ModelFamily familyDescriptor() {
+        return ModelFamily.byId(family).orElse(ModelFamily.SD15);
+    }
+
+    /** Width and height must be multiples of this. */
+    public int sizeMultiple() {
+        return familyDescriptor().sizeMultiple();
+    }
+
+    public int maxEditImages() {
+        return familyDescriptor().maxEditImages();
+    }
+
+    /** The checkpoint file or diffusers folder; empty when not installed. */
+    public Optional<Path> weights() {
+        return files.map(ModelFiles::checkpoint);
+    }
+
     public boolean installed() {
-        return weights.isPresent();
+        return files.isPresent();
     }
 
     public boolean available() {
@@ -45,7 +64,6 @@ public record ModelEntry(
     }
 
     ModelEntry withUnavailable(Optional<String> reason) {
-        return new ModelEntry(id, family, tier, description, defaultWidth, defaultHeight, minSide, maxSide, sizeMultiple,
-                maxEditImages, steps, guidanceScale, sampler, weights, catalogued, reason);
+        return new ModelEntry(id, family, tier, description, defaultWidth, defaultHeight, minSide, maxSide, steps, guidanceScale, sampler, files, catalogued, reason);
     }
 }

@@ -1,5 +1,6 @@
 package dev.easel.server.catalog;
 
+import dev.easel.diffusion.family.ModelFiles;
 import dev.easel.diffusion.pipeline.ImagePipeline;
 
 import java.nio.file.Path;
@@ -12,5 +13,5 @@ public interface PipelineLoader {
      * @throws RuntimeException with a message fit for the model listing when the checkpoint cannot be
      *                          served (unsupported family, missing tensor, ...)
      */
-    ImagePipeline load(Path weights) throws Exception;
+    ImagePipeline load(ModelFiles files) throws Exception;
 }

@@ -1,5 +1,8 @@
 package dev.easel.server.cli;
 
+import dev.easel.diffusion.convert.CheckpointInspector;
+import dev.easel.diffusion.family.ModelFamily;
+import dev.easel.diffusion.family.ModelFiles;
 import dev.easel.diffusion.image.ImageCodec;
 import dev.easel.diffusion.image.Mask;
 import dev.easel.diffusion.image.RgbImage;
@@ -36,6 +39,15 @@ public final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--model", required = true, description = "Checkpoint: a .safetensors file or a diffusers folder.")
     Path model;
 
+    @Option(names = "--vae", description = "FLUX.1: the autoencoder file (ae.safetensors); default: found beside --model.")
+    Path vae;
+
+    @Option(names = "--clip-l", description = "FLUX.1: the CLIP-L text encoder file; default: found beside --model.")
+    Path clipL;
+
+    @Option(names = "--t5", description = "FLUX.1: the T5 encoder file (fp16, fp8 or scaled fp8); default: found beside --model.")
+    Path t5;
+
     @Option(names = "--prompt", required = true)
     String prompt;
 
@@ -60,8 +72,8 @@ public final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--image", description = "Source image for image-to-image or a masked edit.")
     Path image;
 
-    @Option(names = "--strength", defaultValue = "0.75", description = "How much to change the source, 0..1 (default 0.75).")
-    float strength;
+    @Option(names = "--strength", description = "How much to change the source, 0..1 (default: the model's; 1 with --mask).")
+    Float strength;
 
     @Option(names = "--mask", description = "Grayscale mask, white = repaint (needs --image).")
     Path mask;
@@ -83,25 +95,34 @@ public final class GenerateCommand implements Callable<Integer> {
         Optional<RgbImage> source = Optional.ofNullable(image).map(file -> readImage("--image", file));
         Optional<Mask> maskImage = Optional.ofNullable(mask).map(this::readMask);
         checkSizes(requested, source, maskImage);
+        ModelFiles files = new ModelFiles(model, Optional.ofNullable(vae), Optional.ofNullable(clipL), Optional.ofNullable(t5));
+        // The family's size rule is known from the file's header: a wrong size is refused before a long load.
+        ModelFamily family = CheckpointInspector.inspect(model).family();
+        if (requested != null) {
+            family.sizeProblem(requested[0], requested[1]).ifPresent(problem -> {
+                throw bad("--size: " + problem);
+            });
+        }
 
         RuntimeOptions options = threads == null ? RuntimeOptions.defaults() : RuntimeOptions.defaults().withThreads(threads);
         PrintWriter err = spec.commandLine().getErr();
         long start = System.nanoTime();
-        try (ImagePipeline pipeline = Pipelines.load(model, options)) {
+        try (ImagePipeline pipeline = Pipelines.load(files, options)) {
             ModelDefaults d = pipeline.defaults();
             int width = requested != null ? requested[0] : source.map(RgbImage::width).orElse(d.width());
             int height = requested != null ? requested[1] : source.map(RgbImage::height).orElse(d.height());
-            int multiple = pipeline.sizeMultiple();
+            int multiple = family.sizeMultiple();
             if (requested == null && source.isPresent() && (width % multiple != 0 || height % multiple != 0)) {
-                throw new ParameterException(spec.commandLine(), "--image is " + width + "x" + height + "; " + pipeline.family()
-                        + " needs sides that are multiples of " + multiple + " (crop or resize the image)");
+                throw new ParameterException(spec.commandLine(), "--image is " + width + "x" + height + "; "
+                        + family.displayName() + " needs sides that are multiples of " + multiple + " (crop or resize the image)");
             }
+            float usedStrength = strength != null ? strength : d.editStrength(maskImage.isPresent());
             long usedSeed = seed != null ? seed : ThreadLocalRandom.current().nextLong(0, 1L << 32);
             GenerationRequest request = new GenerationRequest(prompt, negativePrompt, width, height,
                     steps != null ? steps : d.steps(), guidance != null ? guidance : d.guidanceScale(),
-                    sampler != null ? sampler : d.sampler(), usedSeed, count, source, strength, maskImage);
+                    sampler != null ? sampler : d.sampler(), usedSeed, count, source, usedStrength, maskImage);
             err.printf("loaded %s (%s) in %.1f s; seed %d%n", model.getFileName(),
-                    pipeline.family(), (System.nanoTime() - start) / 1e9, usedSeed);
+                    family.id(), (System.nanoTime() - start) / 1e9, usedSeed);
             ProgressBar bar = new ProgressBar(err);
             List<RgbImage> images;
             try {
@@ -124,16 +145,16 @@ public final class GenerateCommand implements Callable<Integer> {
         if (!Files.exists(model)) throw bad("--model: no such file or folder: " + model);
         if (image != null && !Files.isRegularFile(image)) throw bad("--image: no such file: " + image);
         if (mask != null && !Files.isRegularFile(mask)) throw bad("--mask: no such file: " + mask);
+        if (vae != null && !Files.exists(vae)) throw bad("--vae: no such file: " + vae);
+        if (clipL != null && !Files.exists(clipL)) throw bad("--clip-l: no such file: " + clipL);
+        if (t5 != null && !Files.exists(t5)) throw bad("--t5: no such file: " + t5);
+        if (size != null) parseSize(size);
         if (mask != null && image == null) throw bad("--mask needs --image (the picture whose masked area is repainted)");
         if (steps != null && steps < 1) throw bad("--steps must be at least 1, got " + steps);
-        if (!(strength >= 0f && strength <= 1f)) throw bad("--strength must be within [0, 1], got " + strength);
+        if (strength != null && !(strength >= 0f && strength <= 1f)) throw bad("--strength must be within [0, 1], got " + strength);
         if (guidance != null && !Float.isFinite(guidance)) throw bad("--guidance must be a finite number, got " + guidance);
         if (count < 1) throw bad("-n must be at least 1, got " + count);
         if (threads != null && threads < 1) throw bad("--threads must be at least 1, got " + threads);
-        if (size != null) {
-            int[] wh = parseSize(size);
-            if (wh[0] % 8 != 0 || wh[1] % 8 != 0) throw bad("--size must be a multiple of 8 in both dimensions, got " + size);
-        }
         if (sampler != null) {
             try {
                 SamplerKind.parse(sampler);

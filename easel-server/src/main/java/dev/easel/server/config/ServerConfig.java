@@ -76,6 +76,9 @@ public record ServerConfig(
             Integer steps,
             Float guidanceScale,
             String sampler,
-            String path) {
+            String path,
+            String vae,
+            String clipL,
+            String t5) {
     }
 }

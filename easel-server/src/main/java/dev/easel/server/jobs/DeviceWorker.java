@@ -373,8 +373,11 @@ public final class DeviceWorker implements AutoCloseable {
         float guidance = s.guidanceScale() != null ? s.guidanceScale()
                 : m.guidanceScale() != null ? m.guidanceScale() : defaults.guidanceScale();
         String sampler = s.sampler() != null ? s.sampler() : m.sampler() != null ? m.sampler() : defaults.sampler();
-        float strength = s.strength() != null ? s.strength() : s.mask().isPresent() ? 1.0f : s.initImage().isPresent() ? 0.8f : 1.0f;
-        return new GenerationRequest(s.prompt(), s.negativePrompt() == null ? "" : s.negativePrompt(), s.width(), s.height(),
+        float strength = s.strength() != null ? s.strength()
+                : s.initImage().isPresent() ? defaults.editStrength(s.mask().isPresent()) : 1f;
+        // An absent negative prompt stays absent: with guidance, SDXL then conditions on zeros, as diffusers and the
+        // CLI do, where an empty prompt would be encoded.
+        return new GenerationRequest(s.prompt(), s.negativePrompt(), s.width(), s.height(),
                 steps, guidance, sampler, s.seed(), s.n(), s.initImage(), strength, s.mask());
     }
 

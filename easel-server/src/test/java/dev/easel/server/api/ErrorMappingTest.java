@@ -26,8 +26,8 @@ class ErrorMappingTest {
                 .set("catalog.exploding.family", "sd15")
                 .set("catalog.exploding.size", "64x64")
                 .fakeModel("exploding")
-                .loader(path -> switch (path.getFileName().toString()) {
-                    case "broken" -> throw new IllegalArgumentException("family 'sd3' is not supported yet (" + path.toAbsolutePath() + ")");
+                .loader(files -> switch (files.checkpoint().getFileName().toString()) {
+                    case "broken" -> throw new IllegalArgumentException("family 'sd3' is not supported yet (" + files.checkpoint().toAbsolutePath() + ")");
                     case "exploding" -> new FakePipeline() {
                         @Override
                         public java.util.List<java.util.List<dev.easel.diffusion.image.RgbImage>> generateBatch(

@@ -26,7 +26,7 @@ class SecurityTest {
         root.addAppender(logs);
         try (TestServer s = TestServer.builder().fakeModel("stable-diffusion-1.5").fakeModel("explodes")
                 .set("catalog.explodes.family", "sd15")
-                .loader(p -> p.getFileName().toString().equals("explodes") ? new FakePipeline() {
+                .loader(p -> p.checkpoint().getFileName().toString().equals("explodes") ? new FakePipeline() {
                     @Override
                     public java.util.List<dev.easel.diffusion.image.RgbImage> generate(
                             dev.easel.diffusion.pipeline.GenerationRequest r, dev.easel.diffusion.pipeline.ProgressListener l) {

@@ -1,5 +1,6 @@
 package dev.easel.server.catalog;
 
+import dev.easel.diffusion.family.ModelFiles;
 import dev.easel.server.auth.Tier;
 import dev.easel.server.support.FakePipeline;
 import org.junit.jupiter.api.Test;
@@ -21,14 +22,14 @@ class ModelCacheTest {
         return path -> {
             loads.incrementAndGet();
             FakePipeline p = new FakePipeline(0, bytesEach);
-            made.put(path.getFileName().toString(), p);
+            made.put(path.checkpoint().getFileName().toString(), p);
             return p;
         };
     }
 
     static ModelEntry entry(String id) {
-        return new ModelEntry(id, "sd15", Tier.FREE, id, 64, 64, 32, 1024, 8, 1, null, null, null,
-                Optional.of(Path.of("/models/" + id)), true, Optional.empty());
+        return new ModelEntry(id, "sd15", Tier.FREE, id, 64, 64, 32, 1024, null, null, null,
+                Optional.of(ModelFiles.of(Path.of("/models/" + id))), true, Optional.empty());
     }
 
     @Test
@@ -63,7 +64,7 @@ class ModelCacheTest {
     @Test
     void aLoadFailureIsAClearErrorWithoutServerPaths() {
         ModelCache cache = new ModelCache(path -> {
-            throw new IllegalArgumentException(path.toAbsolutePath() + ": unsupported checkpoint: a SDXL checkpoint");
+            throw new IllegalArgumentException(path.checkpoint().toAbsolutePath() + ": unsupported checkpoint: a SDXL checkpoint");
         }, 1000);
         assertThatThrownBy(() -> cache.acquire(entry("x"))).isInstanceOf(ModelLoadException.class)
                 .hasMessageContaining("SDXL").hasMessageNotContaining("/models/");

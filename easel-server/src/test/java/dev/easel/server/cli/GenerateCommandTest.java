@@ -169,7 +169,7 @@ class GenerateCommandTest {
     @Test
     void sizeNotAMultipleOfEight() {
         CliRun run = generate("--size", "100x64");
-        assertCleanFailure(run, "--size", "multiple of 8", "100x64");
+        assertCleanFailure(run, "--size", "multiples of 8", "100x64");
     }
 
     @ParameterizedTest

@@ -106,8 +106,8 @@ class DeviceWorkerBatchingTest {
     void jobsOfAnotherModelOrEditsAreNotMerged() throws Exception {
         try (DeviceWorker w = worker(4)) {
             Job blocker = blocker(w);
-            ModelEntry m2 = new ModelEntry("m2", "sd15", Tier.FREE, "m2", 64, 64, 32, 1024, 8, 1, 6, 5f, "euler",
-                    Optional.of(Path.of("m2")), true, Optional.empty());
+            ModelEntry m2 = new ModelEntry("m2", "sd15", Tier.FREE, "m2", 64, 64, 32, 1024, 6, 5f, "euler",
+                    Optional.of(dev.easel.diffusion.family.ModelFiles.of(Path.of("m2"))), true, Optional.empty());
             Job a = job("a", 1, 1);
             Job otherModel = new Job(a.key(), m2, spec("other model", 2, 1, 64, 0), JobListener.NONE, Instant.now(),
                     Instant.now().plus(Duration.ofMinutes(1)));

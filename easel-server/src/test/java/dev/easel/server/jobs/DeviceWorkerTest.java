@@ -43,8 +43,8 @@ class DeviceWorkerTest {
     }
 
     static ModelEntry model() {
-        return new ModelEntry("m", "sd15", Tier.FREE, "m", 64, 64, 32, 1024, 8, 1, 6, 5f, "euler",
-                Optional.of(Path.of("m")), true, Optional.empty());
+        return new ModelEntry("m", "sd15", Tier.FREE, "m", 64, 64, 32, 1024, 6, 5f, "euler",
+                Optional.of(dev.easel.diffusion.family.ModelFiles.of(Path.of("m"))), true, Optional.empty());
     }
 
     static Job job(String prompt, Tier tier, int n, Duration timeout) {
@@ -161,7 +161,7 @@ class DeviceWorkerTest {
 
     @Test
     void editsDefaultToStrengthOneWithAMask() {
-        ModelDefaults d = new ModelDefaults(512, 512, 20, 7f, "euler");
+        ModelDefaults d = new ModelDefaults(512, 512, 20, 7f, "euler", 0.75f);
         Job j = job("x", Tier.FREE);
         GenerationRequest r = DeviceWorker.resolve(j, d);
         assertThat(r.strength()).isEqualTo(1f);

@@ -1,5 +1,6 @@
 package dev.easel.server.support;
 
+import dev.easel.diffusion.family.ModelFamily;
 import dev.easel.diffusion.image.RgbImage;
 import dev.easel.diffusion.pipeline.BatchKey;
 import dev.easel.diffusion.pipeline.GenerationRequest;
@@ -40,18 +41,13 @@ public class FakePipeline implements ImagePipeline {
     }
 
     @Override
-    public String family() {
-        return "sd15";
+    public ModelFamily family() {
+        return ModelFamily.SD15;
     }
 
     @Override
     public ModelDefaults defaults() {
-        return new ModelDefaults(512, 512, 4, 7.5f, "euler");
-    }
-
-    @Override
-    public int sizeMultiple() {
-        return 8;
+        return new ModelDefaults(512, 512, 4, 7.5f, "euler", 0.75f);
     }
 
     @Override

@@ -1,5 +1,6 @@
 package dev.easel.server.support;
 
+import dev.easel.diffusion.family.ModelFamily;
 import dev.easel.diffusion.image.RgbImage;
 import dev.easel.diffusion.pipeline.GenerationRequest;
 import dev.easel.diffusion.pipeline.ImagePipeline;
@@ -73,18 +74,13 @@ public final class GatedPipeline implements ImagePipeline {
     }
 
     @Override
-    public String family() {
+    public ModelFamily family() {
         return delegate.family();
     }
 
     @Override
     public ModelDefaults defaults() {
         return delegate.defaults();
-    }
-
-    @Override
-    public int sizeMultiple() {
-        return delegate.sizeMultiple();
     }
 
     @Override

@@ -34,6 +34,11 @@ public final class UNetDenoiser implements Denoiser {
         return model.runSingle(inputs);
     }
 
+    @Override
+    public String sampleName() {
+        return "sample";
+    }
+
     public UNetConfig config() {
         return config;
     }
