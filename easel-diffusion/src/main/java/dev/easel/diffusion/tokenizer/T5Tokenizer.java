@@ -55,6 +55,9 @@ public final class T5Tokenizer {
         this.padId = sentencePiece.padId();
         if (eosId < 0 || padId < 0) throw new IllegalArgumentException(source + ": the model defines no end-of-sequence or padding piece");
         for (int id : new int[]{padId, eosId, sentencePiece.unkId()}) {
+            if (id >= sentencePiece.size()) throw new IllegalArgumentException(source + ": special id " + id + " is outside the " + sentencePiece.size() + " pieces");
+        }
+        for (int id : new int[]{padId, eosId, sentencePiece.unkId()}) {
             addedIds.put(sentencePiece.piece(id), id);
             stripsWhitespace.put(sentencePiece.piece(id), false);
         }
@@ -133,7 +136,7 @@ public final class T5Tokenizer {
         return sentencePiece;
     }
 
-    /** The number of ids: the model's pieces plus the extra ids (32128 for T5). */
+    /** The number of ids: the model's pieces plus the extra ids (32100 for T5, whose embedding table is padded to 32128 rows). */
     public int vocabSize() {
         return sentencePiece.size() + EXTRA_IDS;
     }
