@@ -154,6 +154,9 @@ class BflFluxNamesTest {
                 assertThat(read[i]).as("scale %d", i).isEqualTo(stored[(int) hidden + i]);
                 assertThat(read[(int) hidden + i]).as("shift %d", i).isEqualTo(stored[i]);
             }
+            assertThatThrownBy(() -> ComponentLoader.validate("transformer", Map.of("norm_out.linear.weight", new long[]{1, 1}), view))
+                    .isInstanceOf(WeightsException.class).hasMessageContaining("rows " + hidden + " to " + 2 * hidden + " then 0 to "
+                            + hidden + " of tensor 'final_layer.adaLN_modulation.1.weight' (read as 'norm_out.linear.weight')");
         }
     }
 
