@@ -105,6 +105,8 @@ public final class ComponentLoader {
         if (weights instanceof DerivedWeights view && view.names().contains(canonical)) {
             String how = switch (view.derivation(canonical)) {
                 case DerivedWeights.Rows r -> "rows " + r.first() + " to " + (r.first() + r.count()) + " of ";
+                case DerivedWeights.RowRanges rs -> "rows " + String.join(" then ", rs.ranges().stream()
+                        .map(r -> r.first() + " to " + (r.first() + r.count())).toList()) + " of ";
                 case DerivedWeights.Transposed t -> "the transpose of ";
                 case DerivedWeights.AsStored a -> "";
             };

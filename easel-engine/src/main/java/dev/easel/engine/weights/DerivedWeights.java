@@ -7,20 +7,21 @@ import java.nio.ByteBuffer;
 import java.util.Arrays;
 import java.util.Collections;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 
 /**
  * A view of another source in which each tensor is derived from one stored tensor: the tensor as it is
- * (renamed), a range of its rows, or the transpose of a matrix. Checkpoint layouts need this where a rename
- * is not enough: OpenCLIP stores the query, key and value projections stacked in one {@code in_proj_weight}
+ * (renamed), a range of its rows (or several ranges, one after the other), or the transpose of a matrix.
+ * Checkpoint layouts need this where a rename is not enough: OpenCLIP stores the query, key and value projections stacked in one {@code in_proj_weight}
  * [3D, D] (the rows of q, then k, then v) and its {@code text_projection} as [hidden, proj], the transpose of
  * the Linear weight the models declare.
  *
  * <p>Tensors served as is are zero-copy, as in {@link RenamedWeights}; rows and transposes are converted into a
  * new fp32 buffer when asked for (once, when a session binds them). {@link #info} gives a derived tensor its
- * derived shape; its byte range is that of the rows it reads, and for a transpose that of the whole stored
- * matrix (the same bytes, read in another order). Closing the view does not close its base.
+ * derived shape; its byte range is that of the rows it reads, and for a transpose or reordered rows that of
+ * the whole stored tensor (the same bytes, read in another order). Closing the view does not close its base.
  */
 public final class DerivedWeights implements WeightSource {
 
@@ -44,6 +45,29 @@ public final class DerivedWeights implements WeightSource {
 
     /** The transpose of a stored matrix: [a, b] seen as [b, a] with {@code out[j][i] = stored[i][j]}. */
     public record Transposed(String source) implements Derivation {
+    }
+
+    /**
+     * Several row ranges of the stored tensor's first axis, one after the other: a reordering of its rows, e.g.
+     * the two halves of a modulation layer swapped (FLUX.1 stores (shift, scale) where diffusers reads (scale, shift)).
+     */
+    public record RowRanges(String source, List<Rows> ranges) implements Derivation {
+        public RowRanges {
+            ranges = List.copyOf(ranges);
+            if (ranges.isEmpty() || ranges.stream().anyMatch(r -> !r.source().equals(source))) {
+                throw new IllegalArgumentException("row ranges of " + source + ": " + ranges);
+            }
+        }
+
+        /** The second half of the rows, then the first. */
+        public static RowRanges swappedHalves(String source, long rows) {
+            if (rows <= 0 || rows % 2 != 0) throw new IllegalArgumentException("halves of " + rows + " rows of " + source);
+            return new RowRanges(source, List.of(new Rows(source, rows / 2, rows / 2), new Rows(source, 0, rows / 2)));
+        }
+
+        long count() {
+            return ranges.stream().mapToLong(Rows::count).sum();
+        }
     }
 
     private final WeightSource base;
@@ -73,14 +97,18 @@ public final class DerivedWeights implements WeightSource {
         return switch (d) {
             case AsStored ignored -> t.view(name, t.shape());
             case Rows r -> {
-                if (t.rank() < 1 || r.first() + r.count() > t.dim(0)) {
-                    throw WeightsException.forTensor(base.location(), d.source(), "has shape " + Arrays.toString(t.shape())
-                            + ": it has no rows [" + r.first() + ", " + (r.first() + r.count()) + ") for '" + name + "'");
-                }
+                checkRows(name, t, r);
                 long[] shape = t.shape();
                 shape[0] = r.count();
                 long rowBytes = rowElements(t) * t.dtype().byteSize();
                 yield new TensorInfo(name, t.dtype(), shape, t.byteOffset() + r.first() * rowBytes, r.count() * rowBytes);
+            }
+            case RowRanges rs -> {
+                rs.ranges().forEach(r -> checkRows(name, t, r));
+                long[] shape = t.shape();
+                shape[0] = rs.count();
+                // the bytes read lie anywhere in the stored tensor, as for a transpose
+                yield new TensorInfo(name, t.dtype(), shape, t.byteOffset(), t.byteLength());
             }
             case Transposed ignored -> {
                 if (t.rank() != 2) {
@@ -90,6 +118,13 @@ public final class DerivedWeights implements WeightSource {
                 yield new TensorInfo(name, t.dtype(), new long[]{t.dim(1), t.dim(0)}, t.byteOffset(), t.byteLength());
             }
         };
+    }
+
+    private void checkRows(String name, TensorInfo t, Rows r) {
+        if (t.rank() < 1 || r.first() + r.count() > t.dim(0)) {
+            throw WeightsException.forTensor(base.location(), r.source(), "has shape " + Arrays.toString(t.shape())
+                    + ": it has no rows [" + r.first() + ", " + (r.first() + r.count()) + ") for '" + name + "'");
+        }
     }
 
     private static long rowElements(TensorInfo t) {
@@ -133,19 +168,13 @@ public final class DerivedWeights implements WeightSource {
         return switch (d) {
             case AsStored ignored -> base.float32(d.source(), arena);
             case Rows r -> {
-                long rowElements = rowElements(stored);
-                long count = r.count() * rowElements;
-                MemorySegment out = Float32Buffers.allocate(location(), name, count, arena);
-                if (base instanceof SafetensorsFile file) {
-                    // Only the rows asked for are converted, straight from the mapped file.
-                    long bytes = stored.dtype().byteSize();
-                    stored.dtype().toFloat32(file.bytes(d.source()).asSlice(r.first() * rowElements * bytes, count * bytes), out, count);
-                } else {
-                    try (Arena scratch = Arena.ofConfined()) {
-                        MemorySegment whole = MemorySegment.ofBuffer(base.float32(d.source(), scratch));
-                        MemorySegment.copy(whole, r.first() * rowElements * Float.BYTES, out, 0, count * Float.BYTES);
-                    }
-                }
+                MemorySegment out = Float32Buffers.allocate(location(), name, r.count() * rowElements(stored), arena);
+                copyRows(d.source(), List.of(r), stored, out);
+                yield Float32Buffers.asBuffer(out);
+            }
+            case RowRanges rs -> {
+                MemorySegment out = Float32Buffers.allocate(location(), name, rs.count() * rowElements(stored), arena);
+                copyRows(d.source(), rs.ranges(), stored, out);
                 yield Float32Buffers.asBuffer(out);
             }
             case Transposed ignored -> {
@@ -159,6 +188,32 @@ public final class DerivedWeights implements WeightSource {
                 yield Float32Buffers.asBuffer(out);
             }
         };
+    }
+
+    /** Converts the rows of each range, one range after the other, into {@code out}. */
+    private void copyRows(String source, List<Rows> ranges, TensorInfo stored, MemorySegment out) {
+        long rowElements = rowElements(stored);
+        long at = 0;
+        if (base instanceof SafetensorsFile file) {
+            // Only the rows asked for are converted, straight from the mapped file.
+            long bytes = stored.dtype().byteSize();
+            MemorySegment data = file.bytes(source);
+            for (Rows r : ranges) {
+                long count = r.count() * rowElements;
+                stored.dtype().toFloat32(data.asSlice(r.first() * rowElements * bytes, count * bytes),
+                        out.asSlice(at * Float.BYTES), count);
+                at += count;
+            }
+            return;
+        }
+        try (Arena scratch = Arena.ofConfined()) {
+            MemorySegment whole = MemorySegment.ofBuffer(base.float32(source, scratch));
+            for (Rows r : ranges) {
+                long count = r.count() * rowElements;
+                MemorySegment.copy(whole, r.first() * rowElements * Float.BYTES, out, at * Float.BYTES, count * Float.BYTES);
+                at += count;
+            }
+        }
     }
 
     /** out[j][i] = in[i][j] for an in of rows x cols, in square blocks so both sides stay in cache. */

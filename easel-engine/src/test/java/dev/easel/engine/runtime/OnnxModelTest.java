@@ -75,4 +75,19 @@ class OnnxModelTest {
         assertThatThrownBy(() -> OnnxModel.create(g, (name, arena) -> direct(1, 2, 3), RuntimeOptions.defaults()))
                 .hasMessageContaining("weight w").hasMessageContaining("[1, 2]");
     }
+
+    @Test
+    void rmsNormLastAxisScalesEachRowByItsRootMeanSquare() {
+        GraphBuilder g = new GraphBuilder("rms");
+        Value x = g.floatInput("x", "rows", 2);
+        g.output(g.rmsNormLastAxis(x, "norm_q.weight", 2, 1e-6f), "y");
+        Map<String, ByteBuffer> weights = Map.of("norm_q.weight", direct(2, -1));
+        try (OnnxModel model = OnnxModel.create(g, (name, arena) -> weights.get(name), RuntimeOptions.defaults())) {
+            float[] y = model.runSingle(Map.of("x", new FloatTensor(new long[]{2, 2}, new float[]{3, 4, 0, 1}))).data();
+            double first = Math.sqrt(12.5 + 1e-6);
+            double second = Math.sqrt(0.5 + 1e-6);
+            assertThat(y).containsExactly(new float[]{(float) (3 / first * 2), (float) (4 / first * -1),
+                    0, (float) (1 / second * -1)}, within(1e-6f));
+        }
+    }
 }

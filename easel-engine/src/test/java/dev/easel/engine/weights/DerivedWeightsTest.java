@@ -85,6 +85,37 @@ class DerivedWeightsTest {
         }
     }
 
+    /** FLUX.1's final modulation: (shift, scale) rows stored, (scale, shift) read; from a file and over a view. */
+    @Test
+    void servesRowRangesOneAfterTheOther() {
+        for (DType dtype : List.of(DType.F16, DType.F32)) {
+            try (SafetensorsFile base = file(dtype)) {
+                DerivedWeights view = new DerivedWeights(base, "swapped", Map.of(
+                        "w", DerivedWeights.RowRanges.swappedHalves("attn.in_proj_weight", 6),
+                        "b", DerivedWeights.RowRanges.swappedHalves("attn.in_proj_bias", 6),
+                        "picked", new DerivedWeights.RowRanges("attn.in_proj_weight", List.of(
+                                new DerivedWeights.Rows("attn.in_proj_weight", 5, 1), new DerivedWeights.Rows("attn.in_proj_weight", 0, 2)))));
+                assertThat(floats(view.float32("w"))).containsExactly(7, 8, 9, 10, 11, 12, 1, 2, 3, 4, 5, 6);
+                assertThat(floats(view.float32("b"))).containsExactly(-4, -5, -6, -1, -2, -3);
+                assertThat(floats(view.float32("picked"))).containsExactly(11, 12, 1, 2, 3, 4);
+                assertThat(view.info("picked").shape()).containsExactly(3, 2);
+                assertThat(view.info("w").shape()).containsExactly(6, 2);
+                assertThat(view.info("w").byteLength()).isEqualTo(base.info("attn.in_proj_weight").byteLength());
+            }
+        }
+        try (SafetensorsFile base = file(DType.F16)) {
+            RenamedWeights renamed = new RenamedWeights(base, "prefixed", Map.of("m.b", "attn.in_proj_bias"), Map.of());
+            DerivedWeights view = new DerivedWeights(renamed, "swapped", Map.of("b", DerivedWeights.RowRanges.swappedHalves("m.b", 6)));
+            assertThat(floats(view.float32("b"))).containsExactly(-4, -5, -6, -1, -2, -3);
+            assertThatThrownBy(() -> new DerivedWeights(base, "swapped", Map.of(
+                    "w", DerivedWeights.RowRanges.swappedHalves("attn.in_proj_weight", 8))))
+                    .isInstanceOf(WeightsException.class).hasMessageContaining("attn.in_proj_weight").hasMessageContaining("'w'");
+            assertThatThrownBy(() -> DerivedWeights.RowRanges.swappedHalves("w", 3)).isInstanceOf(IllegalArgumentException.class);
+            assertThatThrownBy(() -> new DerivedWeights.RowRanges("w", List.of(new DerivedWeights.Rows("v", 0, 1))))
+                    .isInstanceOf(IllegalArgumentException.class);
+        }
+    }
+
     @Test
     void transposesMatricesLargerThanOneBlock() {
         Path path = temp.resolve("big.safetensors");
