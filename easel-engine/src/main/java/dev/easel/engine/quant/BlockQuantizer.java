@@ -72,7 +72,7 @@ public final class BlockQuantizer {
         for (int i = 0; i < count; i++) {
             if (Math.abs(x[from + i]) > Math.abs(extreme)) extreme = x[from + i];
         }
-        float scale = extreme / -8f;
+        float scale = extreme == 0 ? 0f : extreme / -8f;
         float inverse = scale == 0 ? 0 : 1 / scale;
         for (int i = 0; i < count; i += 2) {
             int lo = Math.clamp(Math.round(x[from + i] * inverse), -8, 7) + 8;
