@@ -95,6 +95,17 @@ class MatMulNBitsTest {
                 Arguments.of(BlockFormat.INT8, 4), Arguments.of(BlockFormat.INT4, 4));
     }
 
+    @org.junit.jupiter.api.Test
+    void aQuantizedWeightIsListedWithItsLogicalShapeAndCannotAlsoBeFp32() {
+        GraphBuilder g = quantizedGraph(BlockFormat.INT4, 0);
+        assertThat(g.weights().get("fc.weight")).containsExactly(N, K);
+        assertThat(g.weights().get("fc.bias")).containsExactly(N);
+        assertThat(g.quantizedWeights()).containsExactly(Map.entry("fc.weight", BlockFormat.INT4));
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> g.weight("fc.weight", N, K)).hasMessageContaining("fc.weight");
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> g.quantizedWeight("fc.weight", N, K, BlockFormat.INT8))
+                .hasMessageContaining("fc.weight");
+    }
+
     private static GraphBuilder quantizedGraph(BlockFormat format, int level) {
         GraphBuilder g = new GraphBuilder("nbits");
         Value in = g.floatInput("x", 1, "tokens", K);
