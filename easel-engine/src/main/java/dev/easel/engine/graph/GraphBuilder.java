@@ -1,6 +1,7 @@
 package dev.easel.engine.graph;
 
 import com.google.protobuf.ByteString;
+import dev.easel.engine.quant.BlockFormat;
 import dev.easel.engine.onnx.proto.Onnx.AttributeProto;
 import dev.easel.engine.onnx.proto.Onnx.GraphProto;
 import dev.easel.engine.onnx.proto.Onnx.ModelProto;
@@ -32,12 +33,18 @@ public final class GraphBuilder {
     private static final String MS_DOMAIN = "com.microsoft";
     private static final int FLOAT = TensorProto.DataType.FLOAT_VALUE;
     private static final int INT64 = TensorProto.DataType.INT64_VALUE;
+    private static final int UINT8 = TensorProto.DataType.UINT8_VALUE;
+
+    /** Suffixes of the two initializers a block-quantized weight {@code name} is bound as (MatMulNBits' B and scales). */
+    public static final String BLOCKS_SUFFIX = "#blocks";
+    public static final String SCALES_SUFFIX = "#scales";
 
     /** The location a weight declaration names until a session binds it (see {@link dev.easel.engine.runtime.OnnxModel}). */
     public static final String UNBOUND_WEIGHTS_FILE = "unbound";
 
     private final GraphProto.Builder graph = GraphProto.newBuilder();
     private final Map<String, long[]> weights = new LinkedHashMap<>();
+    private final Map<String, BlockFormat> quantized = new LinkedHashMap<>();
     private int counter;
 
     public GraphBuilder(String name) {
@@ -68,17 +75,12 @@ public final class GraphBuilder {
 
     /** A weight of the given shape, bound by name when the session is created. */
     public Value weight(String name, long... shape) {
+        if (quantized.containsKey(name)) {
+            throw new IllegalStateException("weight " + name + " is declared both block-quantized and fp32");
+        }
         long[] previous = weights.putIfAbsent(name, shape.clone());
         if (previous == null) {
-            // Declared as external data: shape and type without the bytes. OnnxModel points the declaration
-            // at the converted data when it creates the session.
-            TensorProto.Builder declared = TensorProto.newBuilder().setName(name).setDataType(FLOAT)
-                    .setDataLocation(TensorProto.DataLocation.EXTERNAL)
-                    .addExternalData(entry("location", UNBOUND_WEIGHTS_FILE))
-                    .addExternalData(entry("offset", "0"))
-                    .addExternalData(entry("length", Long.toString(dev.easel.engine.tensor.FloatTensor.elementCount(shape) * Float.BYTES)));
-            for (long d : shape) declared.addDims(d);
-            graph.addInitializer(declared);
+            declareExternal(name, FLOAT, shape);
         } else if (!Arrays.equals(previous, shape)) {
             throw new IllegalStateException("weight " + name + " declared with shapes " + Arrays.toString(previous)
                     + " and " + Arrays.toString(shape));
@@ -86,9 +88,52 @@ public final class GraphBuilder {
         return new Value(name);
     }
 
+    /**
+     * A [rows, columns] weight bound block-quantized, as MatMulNBits' inputs: {@code name#blocks} (uint8
+     * [rows, blocksPerRow, blobSize]) and {@code name#scales} (fp32 [rows * blocksPerRow]). {@link #weights()}
+     * still lists {@code name} with its logical shape, so checkpoints are validated as for fp32 weights.
+     *
+     * @return the blocks and scales values
+     */
+    public Value[] quantizedWeight(String name, long rows, long columns, BlockFormat format) {
+        if (weights.containsKey(name) && !format.equals(quantized.get(name))) {
+            throw new IllegalStateException("weight " + name + " is declared both as " + format + " and as "
+                    + (quantized.containsKey(name) ? quantized.get(name) : "fp32"));
+        }
+        long[] shape = {rows, columns};
+        long[] previous = weights.putIfAbsent(name, shape);
+        if (previous == null) {
+            quantized.put(name, format);
+            long blocks = format.blocksPerRow(columns);
+            declareExternal(name + BLOCKS_SUFFIX, UINT8, new long[]{rows, blocks, format.blobSize()});
+            declareExternal(name + SCALES_SUFFIX, FLOAT, new long[]{rows * blocks});
+        } else if (!Arrays.equals(previous, shape)) {
+            throw new IllegalStateException("weight " + name + " declared with shapes " + Arrays.toString(previous)
+                    + " and " + Arrays.toString(shape));
+        }
+        return new Value[]{new Value(name + BLOCKS_SUFFIX), new Value(name + SCALES_SUFFIX)};
+    }
+
+    /** Declared as external data: shape and type without the bytes. OnnxModel points it at the data when it creates the session. */
+    private void declareExternal(String name, int dataType, long[] shape) {
+        long bytes = dev.easel.engine.tensor.FloatTensor.elementCount(shape) * (dataType == UINT8 ? 1 : Float.BYTES);
+        TensorProto.Builder declared = TensorProto.newBuilder().setName(name).setDataType(dataType)
+                .setDataLocation(TensorProto.DataLocation.EXTERNAL)
+                .addExternalData(entry("location", UNBOUND_WEIGHTS_FILE))
+                .addExternalData(entry("offset", "0"))
+                .addExternalData(entry("length", Long.toString(bytes)));
+        for (long d : shape) declared.addDims(d);
+        graph.addInitializer(declared);
+    }
+
     /** Weights this graph needs, name to shape, in declaration order. */
     public Map<String, long[]> weights() {
         return Map.copyOf(weights);
+    }
+
+    /** The weights of {@link #weights()} that are bound block-quantized, with their format. */
+    public Map<String, BlockFormat> quantizedWeights() {
+        return Map.copyOf(quantized);
     }
 
     public Value constant(float... values) {
@@ -225,6 +270,22 @@ public final class GraphBuilder {
         Value y = op("Gemm", inputs, "transB", 1L);
         Value leading = op("Shape", List.of(x), "end", -1L);
         return reshapeLike(y, concat(0, leading, constantLongs(out)));
+    }
+
+    /**
+     * As {@link #linear}, with the weight block-quantized: ONNX Runtime's {@code com.microsoft.MatMulNBits},
+     * which computes x W^T over W stored [out, in] (its N = out, K = in), so no transpose either.
+     *
+     * @param accuracyLevel MatMulNBits' {@code accuracy_level}: 0 computes in fp32 over the dequantized weight;
+     *                      4 quantizes the activations per block to int8 and runs integer kernels (VNNI on x86)
+     */
+    public Value quantizedLinear(Value x, String prefix, long in, long out, boolean bias, BlockFormat format, int accuracyLevel) {
+        Value[] w = quantizedWeight(prefix + ".weight", out, in, format);
+        List<Value> inputs = bias
+                ? Arrays.asList(x, w[0], w[1], null, null, weight(prefix + ".bias", out))
+                : List.of(x, w[0], w[1]);
+        return msOp("MatMulNBits", inputs, "K", in, "N", out, "bits", (long) format.bits(),
+                "block_size", (long) format.blockSize(), "accuracy_level", (long) accuracyLevel);
     }
 
     /**

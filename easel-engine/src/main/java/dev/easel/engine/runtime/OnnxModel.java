@@ -10,11 +10,17 @@ import dev.easel.engine.onnx.proto.Onnx.GraphProto;
 import dev.easel.engine.onnx.proto.Onnx.ModelProto;
 import dev.easel.engine.onnx.proto.Onnx.StringStringEntryProto;
 import dev.easel.engine.onnx.proto.Onnx.TensorProto;
+import dev.easel.engine.quant.BlockFormat;
+import dev.easel.engine.quant.BlockQuantizer;
+import dev.easel.engine.quant.QuantizedWeight;
 import dev.easel.engine.tensor.FloatTensor;
 import dev.easel.engine.tensor.LongTensor;
+import dev.easel.engine.weights.WeightSource;
+import dev.easel.engine.weights.WeightsException;
 
 import java.io.IOException;
 import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
@@ -45,6 +51,51 @@ public final class OnnxModel implements AutoCloseable {
     @FunctionalInterface
     public interface WeightProvider {
         ByteBuffer float32(String name, Arena arena);
+
+        /**
+         * A [rows, columns] weight the graph binds block-quantized ({@link GraphBuilder#quantizedWeight}). By default
+         * it is quantized here from {@link #float32}: one tensor at a time, so the whole model is never held as fp32.
+         */
+        default QuantizedWeight quantized(String name, long rows, long columns, BlockFormat format, Arena arena) {
+            ByteBuffer data = float32(name, arena);
+            if (data.remaining() != rows * columns * Float.BYTES) {
+                throw new IllegalArgumentException("weight " + name + " must hold " + rows * columns * Float.BYTES
+                        + " bytes for shape [" + rows + ", " + columns + "], got " + data.remaining());
+            }
+            return BlockQuantizer.quantize(MemorySegment.ofBuffer(data), rows, columns, format, arena);
+        }
+
+        /**
+         * The weights of {@code source}, each checked against the shape the graph declares (a mismatch names the
+         * file and tensor). Block-quantized weights come as stored where the source's blocks map onto the format
+         * without rounding (GGUF Q8_0, Q4_0), else they are quantized from fp32.
+         */
+        static WeightProvider of(WeightSource source, GraphBuilder graph) {
+            Map<String, long[]> shapes = graph.weights();
+            return new WeightProvider() {
+                @Override
+                public ByteBuffer float32(String name, Arena arena) {
+                    checkShape(name);
+                    return source.float32(name, arena);
+                }
+
+                @Override
+                public QuantizedWeight quantized(String name, long rows, long columns, BlockFormat format, Arena arena) {
+                    checkShape(name);
+                    return source.quantized(name, format, arena)
+                            .orElseGet(() -> WeightProvider.super.quantized(name, rows, columns, format, arena));
+                }
+
+                private void checkShape(String name) {
+                    long[] stored = source.info(name).shape();
+                    long[] wanted = shapes.get(name);
+                    if (wanted != null && !Arrays.equals(stored, wanted)) {
+                        throw WeightsException.forTensor(source.location(), name, "has shape " + Arrays.toString(stored)
+                                + ", but the model needs " + Arrays.toString(wanted));
+                    }
+                }
+            };
+        }
     }
 
     private final OrtSession session;
@@ -59,7 +110,8 @@ public final class OnnxModel implements AutoCloseable {
         Path folder = null;
         try (OrtSession.SessionOptions so = new OrtSession.SessionOptions()) {
             folder = Files.createTempDirectory("easel-weights");
-            Map<String, Long> offsets = writeWeights(graph, weights, folder.resolve(WEIGHTS_FILE));
+            Map<String, Long> offsets = new LinkedHashMap<>();
+            long bytes = writeWeights(graph, weights, folder.resolve(WEIGHTS_FILE), offsets);
             ModelProto model = pointAt(graph.build(), offsets);
             so.setIntraOpNumThreads(options.threads());
             so.setInterOpNumThreads(1);
@@ -70,7 +122,6 @@ public final class OnnxModel implements AutoCloseable {
                 so.enableProfiling(options.profileFolder().resolve(model.getGraph().getName()).toString());
             }
             OrtSession session = ENV.createSession(model.toByteArray(), so);
-            long bytes = graph.weights().values().stream().mapToLong(s -> FloatTensor.elementCount(s) * Float.BYTES).sum();
             return new OnnxModel(session, bytes);
         } catch (OrtException e) {
             throw new IllegalStateException("ONNX Runtime could not create the " + graph.build().getGraph().getName()
@@ -84,29 +135,52 @@ public final class OnnxModel implements AutoCloseable {
 
     private static final String WEIGHTS_FILE = "weights.f32";
 
-    /** Writes every weight as fp32, each at an aligned offset; returns the offsets by name. */
-    private static Map<String, Long> writeWeights(GraphBuilder graph, WeightProvider weights, Path file) throws IOException {
-        Map<String, Long> offsets = new LinkedHashMap<>();
+    /**
+     * Writes every weight, each at an aligned offset: fp32 ones as fp32, block-quantized ones as their blocks and
+     * scales. Fills {@code offsets} by initializer name; returns the bytes written.
+     */
+    private static long writeWeights(GraphBuilder graph, WeightProvider weights, Path file, Map<String, Long> offsets) throws IOException {
+        Map<String, BlockFormat> quantized = graph.quantizedWeights();
+        long total = 0;
         try (FileChannel out = FileChannel.open(file, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
-            long at = 0;
+            long[] at = {0};
             for (Map.Entry<String, long[]> w : graph.weights().entrySet()) {
-                long expected = FloatTensor.elementCount(w.getValue()) * Float.BYTES;
+                String name = w.getKey();
+                long[] shape = w.getValue();
                 try (Arena arena = Arena.ofConfined()) {
-                    ByteBuffer data = weights.float32(w.getKey(), arena);
+                    BlockFormat format = quantized.get(name);
+                    if (format != null) {
+                        QuantizedWeight q = weights.quantized(name, shape[0], shape[1], format, arena);
+                        if (q.rows() != shape[0] || q.columns() != shape[1] || !q.format().equals(format)) {
+                            throw new IllegalArgumentException("weight " + name + " must be [" + shape[0] + ", " + shape[1] + "] in "
+                                    + format + ", got [" + q.rows() + ", " + q.columns() + "] in " + q.format());
+                        }
+                        total += append(out, at, name + GraphBuilder.BLOCKS_SUFFIX, q.blocks().asByteBuffer(), offsets);
+                        total += append(out, at, name + GraphBuilder.SCALES_SUFFIX, q.scales().asByteBuffer(), offsets);
+                        continue;
+                    }
+                    long expected = FloatTensor.elementCount(shape) * Float.BYTES;
+                    ByteBuffer data = weights.float32(name, arena);
                     if (data.remaining() != expected) {
-                        throw new IllegalArgumentException("weight " + w.getKey() + " must hold " + expected
-                                + " bytes for shape " + Arrays.toString(w.getValue()) + ", got " + data.remaining());
+                        throw new IllegalArgumentException("weight " + name + " must hold " + expected
+                                + " bytes for shape " + Arrays.toString(shape) + ", got " + data.remaining());
                     }
                     // ONNX external data is little-endian, as is every machine ONNX Runtime runs on.
-                    data.order(ByteOrder.LITTLE_ENDIAN);
-                    long position = at;
-                    while (data.hasRemaining()) position += out.write(data, position);
+                    total += append(out, at, name, data.order(ByteOrder.LITTLE_ENDIAN), offsets);
                 }
-                offsets.put(w.getKey(), at);
-                at += (expected + ALIGNMENT - 1) / ALIGNMENT * ALIGNMENT;
             }
         }
-        return offsets;
+        return total;
+    }
+
+    /** Writes one initializer's bytes at {@code at[0]}, records the offset, and moves {@code at[0]} to the next aligned one. */
+    private static long append(FileChannel out, long[] at, String name, ByteBuffer data, Map<String, Long> offsets) throws IOException {
+        long length = data.remaining();
+        long position = at[0];
+        while (data.hasRemaining()) position += out.write(data, position);
+        offsets.put(name, at[0]);
+        at[0] += (length + ALIGNMENT - 1) / ALIGNMENT * ALIGNMENT;
+        return length;
     }
 
     /** The model with each weight declaration pointing at its offset in the scratch file. */
@@ -116,7 +190,8 @@ public final class OnnxModel implements AutoCloseable {
         for (TensorProto.Builder t : g.getInitializerBuilderList()) {
             Long offset = offsets.get(t.getName());
             if (offset == null) continue;
-            long length = FloatTensor.elementCount(t.getDimsList().stream().mapToLong(Long::longValue).toArray()) * Float.BYTES;
+            long elementSize = t.getDataType() == TensorProto.DataType.UINT8_VALUE ? 1 : Float.BYTES;
+            long length = FloatTensor.elementCount(t.getDimsList().stream().mapToLong(Long::longValue).toArray()) * elementSize;
             t.clearExternalData()
                     .addExternalData(StringStringEntryProto.newBuilder().setKey("location").setValue(WEIGHTS_FILE))
                     .addExternalData(StringStringEntryProto.newBuilder().setKey("offset").setValue(Long.toString(offset)))

@@ -9,7 +9,9 @@ import java.nio.file.Path;
  * @param prepackWeights let ONNX Runtime repack GEMM weights into its own layout: faster, but while a
  *                       session loads those weights are held twice. Null leaves the choice to the model
  *                       family ({@link #prepackOr}): small models repack, the largest ones do not, to fit
- *                       their memory budget.
+ *                       their memory budget. Block-quantized layers (MatMulNBits) run their quantized kernels
+ *                       only on prepacked weights: without prepacking they dequantize the whole weight to fp32
+ *                       on every call and run an fp32 GEMM.
  * @param profileFolder  where ONNX Runtime writes a per-node profile (for FLOP counting), or null
  */
 public record RuntimeOptions(int threads, Boolean prepackWeights, Path profileFolder) {

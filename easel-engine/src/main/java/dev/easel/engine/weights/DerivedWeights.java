@@ -1,5 +1,8 @@
 package dev.easel.engine.weights;
 
+import dev.easel.engine.quant.BlockFormat;
+import dev.easel.engine.quant.QuantizedWeight;
+
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -9,6 +12,7 @@ import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 
 /**
@@ -214,6 +218,12 @@ public final class DerivedWeights implements WeightSource {
                 at += count;
             }
         }
+    }
+
+    /** Only a tensor served as stored keeps its stored blocks. */
+    @Override
+    public Optional<QuantizedWeight> quantized(String name, BlockFormat format, Arena arena) {
+        return derivation(name) instanceof AsStored(String source) ? base.quantized(source, format, arena) : Optional.empty();
     }
 
     /** out[j][i] = in[i][j] for an in of rows x cols, in square blocks so both sides stay in cache. */

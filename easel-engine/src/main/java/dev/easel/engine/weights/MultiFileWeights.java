@@ -1,5 +1,8 @@
 package dev.easel.engine.weights;
 
+import dev.easel.engine.quant.BlockFormat;
+import dev.easel.engine.quant.QuantizedWeight;
+
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 
@@ -14,6 +17,7 @@ import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 
 /**
@@ -129,6 +133,11 @@ public final class MultiFileWeights implements WeightSource {
     @Override
     public ByteBuffer float32(String name, Arena arena) {
         return owner(name).float32(name, arena);
+    }
+
+    @Override
+    public Optional<QuantizedWeight> quantized(String name, BlockFormat format, Arena arena) {
+        return owner(name).quantized(name, format, arena);
     }
 
     private WeightSource owner(String name) {

@@ -1,5 +1,7 @@
 package dev.easel.engine.weights;
 
+import dev.easel.engine.quant.BlockFormat;
+import dev.easel.engine.quant.QuantizedWeight;
 import dev.easel.engine.tensor.FloatTensor;
 
 import java.lang.foreign.Arena;
@@ -8,6 +10,7 @@ import java.util.Arrays;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 
 /**
@@ -93,6 +96,17 @@ public final class RenamedWeights implements WeightSource {
     @Override
     public ByteBuffer float32(String name, Arena arena) {
         return base.float32(originalName(name), arena);
+    }
+
+    /** Stored blocks run along the stored rows: they serve a view whose rows are the same length. */
+    @Override
+    public Optional<QuantizedWeight> quantized(String name, BlockFormat format, Arena arena) {
+        long[] stored = base.info(originalName(name)).shape();
+        long[] viewed = info(name).shape();
+        if (stored.length == 0 || viewed.length == 0 || stored[stored.length - 1] != viewed[viewed.length - 1]) {
+            return Optional.empty();
+        }
+        return base.quantized(originalName(name), format, arena);
     }
 
     @Override

@@ -1,7 +1,11 @@
 package dev.easel.engine.weights;
 
+import dev.easel.engine.quant.BlockFormat;
+import dev.easel.engine.quant.QuantizedWeight;
+
 import java.lang.foreign.Arena;
 import java.nio.ByteBuffer;
+import java.util.Optional;
 import java.util.Set;
 
 /**
@@ -38,6 +42,15 @@ public interface WeightSource extends AutoCloseable {
 
     /** As {@link #float32(String)}, with the memory owned by {@code arena} (freed when it closes). */
     ByteBuffer float32(String name, Arena arena);
+
+    /**
+     * The tensor's stored blocks as MatMulNBits blocks of {@code format}, where the stored form maps onto it
+     * without rounding (e.g. GGUF Q8_0 to 8 bits); empty otherwise, and then the caller quantizes
+     * {@link #float32}. Rows are the tensor's last axis.
+     */
+    default Optional<QuantizedWeight> quantized(String name, BlockFormat format, Arena arena) {
+        return Optional.empty();
+    }
 
     /** Releases what this source opened; views over another source do not close it. */
     @Override

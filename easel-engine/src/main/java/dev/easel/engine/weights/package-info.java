@@ -5,6 +5,8 @@
  * fp8 on the way ({@link dev.easel.engine.weights.DType}). Sharded or split checkpoints are united by
  * {@link dev.easel.engine.weights.MultiFileWeights}; converters rename and reshape without copying through
  * {@link dev.easel.engine.weights.RenamedWeights}. {@link dev.easel.engine.weights.SafetensorsWriter} streams
- * files to disk, for random-weight checkpoints of real size.
+ * files to disk, for random-weight checkpoints of real size. GGUF files are read by
+ * {@link dev.easel.engine.weights.gguf.GgufFile}; a source may hand block-quantized tensors over as stored
+ * ({@link dev.easel.engine.weights.WeightSource#quantized}).
  */
 package dev.easel.engine.weights;
