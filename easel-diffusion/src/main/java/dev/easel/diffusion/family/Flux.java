@@ -1,17 +1,164 @@
 package dev.easel.diffusion.family;
 
 import dev.easel.diffusion.convert.DetectedCheckpoint;
-import dev.easel.diffusion.convert.UnsupportedCheckpointException;
-import dev.easel.diffusion.pipeline.ImagePipeline;
+import dev.easel.diffusion.convert.DiffusersFolder;
+import dev.easel.diffusion.convert.FluxFiles;
+import dev.easel.diffusion.model.ComponentLoader;
+import dev.easel.diffusion.model.clip.ClipTextConfig;
+import dev.easel.diffusion.model.clip.ClipTextEncoder;
+import dev.easel.diffusion.model.flux.FluxConfig;
+import dev.easel.diffusion.model.flux.FluxDenoiser;
+import dev.easel.diffusion.model.t5.T5Config;
+import dev.easel.diffusion.model.t5.T5TextEncoder;
+import dev.easel.diffusion.model.vae.VaeCodec;
+import dev.easel.diffusion.model.vae.VaeConfig;
+import dev.easel.diffusion.pipeline.DiffusionPipeline;
+import dev.easel.diffusion.pipeline.Guidance;
+import dev.easel.diffusion.pipeline.LatentFormat;
+import dev.easel.diffusion.pipeline.ModelDefaults;
+import dev.easel.diffusion.scheduler.SchedulerSettings;
+import dev.easel.diffusion.tokenizer.ClipTokenizer;
+import dev.easel.diffusion.tokenizer.T5Tokenizer;
 import dev.easel.engine.runtime.RuntimeOptions;
+import dev.easel.engine.weights.WeightSource;
 
-/** FLUX.1 (schnell and dev). */
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.function.Function;
+
+/**
+ * FLUX.1: CLIP-L's pooled output and T5's hidden states condition a rectified-flow transformer on 2x2-packed
+ * 16-channel latents; no classifier-free guidance. Two variants, told apart by the transformer's guidance
+ * embedding: schnell (step-distilled: 4 steps, no guidance, 256 text tokens) and dev (guidance-distilled: the scale
+ * is a model input, 28 steps at 3.5, 512 text tokens, the schedule shifted with the image's token count). Loads BFL
+ * single files with their separate autoencoder and text encoder files, ComfyUI all-in-one checkpoints
+ * ({@link FluxFiles}), and diffusers folders.
+ */
 public final class Flux {
+    public static final float VAE_SCALING = 0.3611f;
+    public static final float VAE_SHIFT = 0.1159f;
+    /** T5 tokens of the prompt, as the reference pipelines use them: schnell 256, dev 512. */
+    public static final int SCHNELL_TEXT_TOKENS = 256;
+    public static final int DEV_TEXT_TOKENS = 512;
+    public static final ModelDefaults SCHNELL_DEFAULTS = ModelFamily.FLUX.defaults();
+    public static final ModelDefaults DEV_DEFAULTS = SCHNELL_DEFAULTS.withSteps(28).withGuidanceScale(3.5f);
+
     private Flux() {
     }
 
-    public static ImagePipeline load(DetectedCheckpoint checkpoint, ModelFiles files, RuntimeOptions options) {
-        throw new UnsupportedCheckpointException(checkpoint.path(), "a FLUX.1 checkpoint (" + checkpoint.reason()
-                + "); this build of Easel runs Stable Diffusion 1.x and SDXL");
+    /** The parts of a FLUX.1 model, configured and with their weights under canonical names, nothing loaded yet. */
+    public record Parts(FluxConfig transformer, VaeConfig vae, ClipTextConfig clipL, T5Config t5,
+                        ClipTokenizer clipTokenizer, int clipPadId, T5Tokenizer t5Tokenizer, SchedulerSettings scheduler,
+                        Function<String, WeightSource> weights, AutoCloseable owned) implements AutoCloseable {
+
+        public boolean guidanceDistilled() {
+            return transformer.guidanceEmbeds();
+        }
+
+        public int textTokens() {
+            return guidanceDistilled() ? DEV_TEXT_TOKENS : SCHNELL_TEXT_TOKENS;
+        }
+
+        public ModelDefaults defaults() {
+            return guidanceDistilled() ? DEV_DEFAULTS : SCHNELL_DEFAULTS;
+        }
+
+        /** {@code transformer}, {@code vae}, {@code text_encoder} (CLIP-L) or {@code text_encoder_2} (T5); the caller closes it. */
+        public WeightSource weights(String component) {
+            return weights.apply(component);
+        }
+
+        @Override
+        public void close() {
+            try {
+                owned.close();
+            } catch (RuntimeException e) {
+                throw e;
+            } catch (Exception e) {
+                throw new IllegalStateException("closing " + owned + " failed", e);
+            }
+        }
+    }
+
+    public static Parts open(DetectedCheckpoint checkpoint, ModelFiles files) {
+        return checkpoint.layout() == DetectedCheckpoint.Layout.SINGLE_FILE ? openSingleFiles(files) : openDiffusersFolder(checkpoint.path());
+    }
+
+    private static Parts openSingleFiles(ModelFiles files) {
+        FluxFiles opened = FluxFiles.open(files);
+        try {
+            FluxConfig transformer = ComponentLoader.inferConfig("transformer", opened.transformer(), FluxConfig::infer);
+            ClipTokenizer clipTokenizer = ClipTokenizer.bundled();
+            return new Parts(transformer,
+                    ComponentLoader.inferConfig("vae", opened.vae(), (n, s) -> VaeConfig.infer(n, s, VAE_SCALING, VAE_SHIFT)),
+                    ComponentLoader.inferConfig("text_encoder", opened.clipL(), (n, s) -> ClipTextConfig.infer(n, s, true)),
+                    ComponentLoader.inferConfig("text_encoder_2", opened.t5(), T5Config::infer),
+                    clipTokenizer, clipTokenizer.eosId(), T5Tokenizer.bundled(), scheduler(transformer),
+                    component -> switch (component) {
+                        case "transformer" -> opened.transformer();
+                        case "vae" -> opened.vae();
+                        case "text_encoder" -> opened.clipL();
+                        case "text_encoder_2" -> opened.t5();
+                        default -> throw new IllegalArgumentException("a FLUX.1 model has no component " + component);
+                    }, opened);
+        } catch (RuntimeException e) {
+            opened.close();
+            throw e;
+        }
+    }
+
+    private static Parts openDiffusersFolder(Path path) {
+        DiffusersFolder folder = DiffusersFolder.open(path);
+        Path clipTokenizerDir = folder.dir().resolve("tokenizer");
+        ClipTokenizer clipTokenizer = Files.isDirectory(clipTokenizerDir) ? ClipTokenizer.fromDiffusersFolder(clipTokenizerDir) : ClipTokenizer.bundled();
+        Path spiece = folder.dir().resolve("tokenizer_2").resolve("spiece.model");
+        FluxConfig transformer = FluxConfig.fromDiffusers(folder.config("transformer"));
+        SchedulerSettings settings = FolderScheduler.of(folder, scheduler(transformer)).settings();
+        return new Parts(transformer, VaeConfig.fromDiffusers(folder.config("vae")),
+                ClipTextConfig.fromHuggingFace(folder.config("text_encoder"), false),
+                T5Config.fromHuggingFace(folder.config("text_encoder_2")),
+                clipTokenizer, clipTokenizer.padId(), Files.isRegularFile(spiece) ? T5Tokenizer.fromFile(spiece) : T5Tokenizer.bundled(),
+                settings.withTimestepDivisor(1000f), folder::weights, () -> {
+        });
+    }
+
+    /** The variant's own schedule: schnell unshifted, dev shifted with the image's token count. */
+    private static SchedulerSettings scheduler(FluxConfig transformer) {
+        return transformer.guidanceEmbeds() ? SchedulerSettings.fluxDev() : SchedulerSettings.fluxSchnell();
+    }
+
+    /**
+     * Loads the pipeline, largest component first (while a component loads, its weights are briefly held twice):
+     * transformer, T5, autoencoder, CLIP-L. The files are closed once they are loaded.
+     */
+    public static DiffusionPipeline load(DetectedCheckpoint checkpoint, ModelFiles files, RuntimeOptions requested) {
+        // No GEMM repacking: at full size the transformer alone holds 48 GB of fp32 weights.
+        RuntimeOptions options = requested.prepackOr(false);
+        ComponentsLoaded built = new ComponentsLoaded();
+        try (Parts parts = open(checkpoint, files)) {
+            FluxDenoiser denoiser;
+            try (WeightSource w = parts.weights("transformer")) {
+                denoiser = built.add(new FluxDenoiser(parts.transformer(), w, options));
+            }
+            T5TextEncoder t5;
+            try (WeightSource w = parts.weights("text_encoder_2")) {
+                t5 = built.add(new T5TextEncoder(parts.t5(), w, "text_encoder_2", options));
+            }
+            VaeCodec vae;
+            try (WeightSource w = parts.weights("vae")) {
+                vae = built.add(new VaeCodec(parts.vae(), w, options));
+            }
+            ClipTextEncoder clip;
+            try (WeightSource w = parts.weights("text_encoder")) {
+                clip = built.add(new ClipTextEncoder(parts.clipTokenizer(), parts.clipPadId(), parts.clipL(), w, "text_encoder", options));
+            }
+            FluxConditioner conditioner = new FluxConditioner(clip, parts.t5Tokenizer(), t5, parts.textTokens());
+            Guidance.Kind guidance = parts.guidanceDistilled() ? Guidance.Kind.EMBEDDED : Guidance.Kind.NONE;
+            SchedulerSettings settings = parts.scheduler();
+            return new DiffusionPipeline(ModelFamily.FLUX, conditioner, denoiser, vae,
+                    LatentFormat.patchPacked((int) parts.vae().latentChannels()), guidance, kind -> settings, parts.defaults());
+        } catch (RuntimeException e) {
+            throw built.closeAfter(e);
+        }
     }
 }

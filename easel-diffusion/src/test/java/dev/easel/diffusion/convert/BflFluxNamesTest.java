@@ -1,5 +1,6 @@
 package dev.easel.diffusion.convert;
 
+import dev.easel.diffusion.family.ModelFamily;
 import dev.easel.diffusion.fixtures.FixtureCase;
 import dev.easel.diffusion.model.ComponentLoader;
 import dev.easel.diffusion.model.flux.FluxConfig;
@@ -54,7 +55,7 @@ class BflFluxNamesTest {
                 } catch (UnsupportedCheckpointException e) {
                     continue;
                 }
-                if (detected.family() != Family.FLUX) continue;
+                if (detected.family() != ModelFamily.FLUX) continue;
                 transformerConfigs(family).stream()
                         .filter(dir -> FluxConfig.fromDiffusers(FixtureCase.readJson(dir.resolve("config.json"))).guidanceEmbeds()
                                 == detected.guidanceDistilled())

@@ -83,6 +83,11 @@ public final class FluxDenoiser implements Denoiser {
         return new FloatTensor(new long[]{batch}, v);
     }
 
+    @Override
+    public String sampleName() {
+        return "hidden_states";
+    }
+
     public FluxConfig config() {
         return config;
     }

@@ -4,7 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import dev.easel.diffusion.convert.BflFluxNames;
 import dev.easel.diffusion.convert.CheckpointInspector;
 import dev.easel.diffusion.convert.DetectedCheckpoint;
-import dev.easel.diffusion.convert.Family;
+import dev.easel.diffusion.family.ModelFamily;
 import dev.easel.diffusion.convert.UnsupportedCheckpointException;
 import dev.easel.diffusion.fixtures.Compare;
 import dev.easel.diffusion.fixtures.FixtureCase;
@@ -94,7 +94,7 @@ class FluxTransformerStagesTest {
         for (Path p : FixtureCase.singleFiles(FixtureCase.root().resolve(c.family()))) {
             try {
                 DetectedCheckpoint d = CheckpointInspector.inspect(p);
-                if (d.family() == Family.FLUX && d.guidanceDistilled() == c.has(GUIDANCE)) matching.add(p);
+                if (d.family() == ModelFamily.FLUX && d.guidanceDistilled() == c.has(GUIDANCE)) matching.add(p);
             } catch (UnsupportedCheckpointException e) {
                 // the VAE file, for instance
             }
