@@ -6,6 +6,7 @@ import dev.easel.engine.weights.WeightsException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Locale;
+import java.util.Optional;
 import java.util.Set;
 
 /**
@@ -17,6 +18,19 @@ public final class CheckpointInspector {
     private static final Set<String> PICKLE_SUFFIXES = Set.of(".ckpt", ".pt", ".pth", ".bin");
 
     private CheckpointInspector() {
+    }
+
+    /**
+     * What separate model part a {@code .safetensors} file holds (a FLUX.1 autoencoder or text encoder), told from its
+     * tensor names; empty for anything else, unreadable files included.
+     */
+    public static Optional<FluxFiles.Component> component(Path path) {
+        if (!Files.isRegularFile(path) || !path.getFileName().toString().endsWith(".safetensors")) return Optional.empty();
+        try (SafetensorsFile file = SafetensorsFile.open(path)) {
+            return FluxFiles.Component.of(file.names());
+        } catch (RuntimeException unreadable) {
+            return Optional.empty();
+        }
     }
 
     /**

@@ -45,7 +45,7 @@ public final class FluxFiles implements AutoCloseable {
         }
 
         /** What a file's tensor names show it to be, if one of these. */
-        static Optional<Component> of(java.util.Set<String> names) {
+        public static Optional<Component> of(java.util.Set<String> names) {
             if (names.contains("decoder.conv_in.weight") && names.contains("encoder.conv_in.weight")) return Optional.of(VAE);
             if (names.stream().anyMatch(n -> n.startsWith("encoder.block.0.layer.0.SelfAttention."))) return Optional.of(T5);
             if (names.stream().anyMatch(n -> n.startsWith("text_model.encoder.layers.") || n.startsWith("encoder.layers.0.self_attn."))) {

@@ -126,7 +126,7 @@ public final class ModelCatalog {
     private Optional<Path> locate(String id, ServerConfig.ModelConfig cfg, Map<String, Path> found) {
         if (cfg.path() != null && !cfg.path().isBlank()) {
             Path p = config.modelsDir().resolve(cfg.path());
-            return Files.exists(p) ? Optional.of(p) : Optional.empty();
+            if (Files.exists(p)) return Optional.of(p);
         }
         for (String name : List.of(id, id + ".safetensors")) {
             Path p = found.get(name);
@@ -170,6 +170,8 @@ public final class ModelCatalog {
         if (!folder && CHECKPOINT_SUFFIXES.stream().noneMatch(lower::endsWith)) return Optional.empty();
         Tier tier = Tier.parse(config.detectedModelTier()).orElse(Tier.FREE);
         Inspection inspection = inspected(path);
+        // A FLUX.1 model's separate autoencoder and text encoders are parts of it, not models of their own.
+        if (inspection.component()) return Optional.empty();
         if (inspection.family().isEmpty()) {
             ModelFamily f = ModelFamily.SD15;
             return Optional.of(new ModelEntry(name, "unknown", tier, "unsupported checkpoint " + name,
@@ -183,7 +185,7 @@ public final class ModelCatalog {
     }
 
     /** The family found by easel-diffusion's inspector (headers only), or why there is none. */
-    private record Inspection(Optional<ModelFamily> family, String reason) {
+    private record Inspection(Optional<ModelFamily> family, String reason, boolean component) {
     }
 
     private Inspection inspected(Path path) {
@@ -192,11 +194,12 @@ public final class ModelCatalog {
         if (cached != null && cached.stamp() == stamp) return cached.inspection();
         Inspection result;
         try {
-            result = new Inspection(Optional.of(CheckpointInspector.inspect(path).family()), "");
+            result = new Inspection(Optional.of(CheckpointInspector.inspect(path).family()), "", false);
         } catch (UnsupportedCheckpointException e) {
-            result = new Inspection(Optional.empty(), withoutPath(e.getMessage(), path).replaceFirst("^unsupported checkpoint: ", ""));
+            boolean component = CheckpointInspector.component(path).isPresent();
+            result = new Inspection(Optional.empty(), withoutPath(e.getMessage(), path).replaceFirst("^unsupported checkpoint: ", ""), component);
         } catch (RuntimeException e) {
-            result = new Inspection(Optional.empty(), "cannot be read: " + withoutPath(String.valueOf(e.getMessage()), path));
+            result = new Inspection(Optional.empty(), "cannot be read: " + withoutPath(String.valueOf(e.getMessage()), path), false);
         }
         probes.put(path, new ProbeCache(stamp, result));
         return result;
