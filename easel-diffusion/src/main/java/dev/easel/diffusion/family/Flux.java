@@ -24,6 +24,7 @@ import dev.easel.engine.weights.WeightSource;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.function.Function;
 
 /**
@@ -42,6 +43,7 @@ public final class Flux {
     public static final int DEV_TEXT_TOKENS = 512;
     public static final ModelDefaults SCHNELL_DEFAULTS = ModelFamily.FLUX.defaults();
     public static final ModelDefaults DEV_DEFAULTS = SCHNELL_DEFAULTS.withSteps(28).withGuidanceScale(3.5f);
+    private static final List<String> COMPONENTS = List.of("transformer", "text_encoder_2", "vae", "text_encoder");
 
     private Flux() {
     }
@@ -136,6 +138,13 @@ public final class Flux {
         RuntimeOptions options = requested.prepackOr(false);
         ComponentsLoaded built = new ComponentsLoaded();
         try (Parts parts = open(checkpoint, files)) {
+            long bytes = 0;
+            for (String component : COMPONENTS) {
+                try (WeightSource w = parts.weights(component)) {
+                    bytes += MemoryCheck.fp32Bytes(w);
+                }
+            }
+            MemoryCheck.requireFits("the FLUX.1 model " + checkpoint.path().getFileName(), bytes);
             FluxDenoiser denoiser;
             try (WeightSource w = parts.weights("transformer")) {
                 denoiser = built.add(new FluxDenoiser(parts.transformer(), w, options));
