@@ -25,6 +25,7 @@ import dev.easel.engine.bench.FmaPeak;
 import dev.easel.engine.runtime.OnnxModel;
 import dev.easel.engine.runtime.ProfiledFlops;
 import dev.easel.engine.runtime.RuntimeOptions;
+import dev.easel.engine.runtime.WeightMode;
 import dev.easel.engine.tensor.FloatTensor;
 import dev.easel.engine.weights.WeightSource;
 
@@ -67,7 +68,7 @@ public final class PipelineBench {
         FloatTensor lastLatents;
         FloatTensor context;
         try (DiffusionPipeline pipeline = (DiffusionPipeline) Pipelines.load(checkpoint, s.options())) {
-            out.printf("load: %.1f s, RSS %.2f GiB (peak so far %.2f GiB)%n", seconds(loadStart), gib(MemoryUsage.rssBytes()), gib(MemoryUsage.peakRssBytes()));
+            out.printf("load (%s weights): %.1f s, RSS %.2f GiB (peak so far %.2f GiB)%n", pipeline.weightMode(), seconds(loadStart), gib(MemoryUsage.rssBytes()), gib(MemoryUsage.peakRssBytes()));
             GenerationRequest request = new GenerationRequest("a photograph of an astronaut riding a horse",
                     "blurry, low quality", s.width(), s.height(), s.steps(), 7.5f, "euler", 42, 1,
                     Optional.empty(), 1f, Optional.empty());
@@ -104,7 +105,7 @@ public final class PipelineBench {
         ProfiledFlops unetFlops;
         ProfiledFlops vaeFlops;
         try (StableDiffusionParts parts = StableDiffusion15.open(CheckpointInspector.inspect(checkpoint))) {
-            RuntimeOptions profiled = s.options().prepackOr(true).withProfiling(Files.createTempDirectory("easel-profile"));
+            RuntimeOptions profiled = s.options().weightsOr(WeightMode.FP32).prepackOr(true).withProfiling(Files.createTempDirectory("easel-profile"));
             unetFlops = profiledUNetStep(parts, profiled, Map.of("sample", FloatTensor.concat(lastLatents, lastLatents),
                     "timestep", new FloatTensor(new long[]{2}, new float[]{500, 500}), "encoder_hidden_states", context));
             vaeFlops = profiledDecode(parts, profiled, lastLatents, Optional.empty());
@@ -146,8 +147,9 @@ public final class PipelineBench {
         String last = "step" + (s.steps() - 1) + ".latents";
         long loadStart = System.nanoTime();
         try (DiffusionPipeline pipeline = (DiffusionPipeline) Pipelines.load(model, s.options())) {
-            out.printf("load: %.1f s, RSS %.2f GiB (peak so far %.2f GiB)%n", seconds(loadStart), gib(MemoryUsage.rssBytes()),
-                    gib(MemoryUsage.peakRssBytes()));
+            out.printf("load (%s weights, prepacking %s): %.1f s, RSS %.2f GiB (peak so far %.2f GiB)%n", pipeline.weightMode(),
+                    s.options().weightsOr(WeightMode.FP32).prepackOr(false).prepackWeights() ? "on" : "off", seconds(loadStart),
+                    gib(MemoryUsage.rssBytes()), gib(MemoryUsage.peakRssBytes()));
             GenerationRequest request = new GenerationRequest("a photograph of an astronaut riding a horse", null,
                     s.width(), s.height(), s.steps(), 0f, "euler", 42, 1, Optional.empty(), 1f, Optional.empty());
             long runStart = System.nanoTime();
@@ -183,7 +185,7 @@ public final class PipelineBench {
             FloatTensor z = unscale(latents, parts.vae());
             Decode whole;
             Decode tiled;
-            try (WeightSource w = parts.weights("vae"); VaeCodec vae = new VaeCodec(parts.vae(), w, s.options().prepackOr(false))) {
+            try (WeightSource w = parts.weights("vae"); VaeCodec vae = new VaeCodec(parts.vae(), w, s.options().withWeights(WeightMode.FP32).prepackOr(false))) {
                 tiled = timedDecode(() -> vae.decodeTiled(z, VaeTiling.DEFAULT));
                 whole = timedDecode(() -> vae.decodeWhole(z));
             }
@@ -195,7 +197,7 @@ public final class PipelineBench {
             out.flush();
 
             // FLOPs of the executed graphs: one profiled UNet step and each decode, on their own.
-            RuntimeOptions profiled = s.options().prepackOr(false).withProfiling(Files.createTempDirectory("easel-profile"));
+            RuntimeOptions profiled = s.options().weightsOr(WeightMode.FP32).prepackOr(false).withProfiling(Files.createTempDirectory("easel-profile"));
             Map<String, FloatTensor> inputs = new HashMap<>();
             inputs.put("sample", latents);
             inputs.put("timestep", new FloatTensor(new long[]{1}, new float[]{500}));
@@ -223,7 +225,7 @@ public final class PipelineBench {
     /** FLOPs of one UNet call on {@code inputs}, counted from ONNX Runtime's profile. */
     private static ProfiledFlops profiledUNetStep(StableDiffusionParts parts, RuntimeOptions profiled, Map<String, FloatTensor> inputs) {
         try (WeightSource w = parts.weights("unet");
-             OnnxModel unet = ComponentLoader.load("unet", UNet2DCondition.graph(parts.unet()), w, profiled)) {
+             OnnxModel unet = ComponentLoader.load("unet", UNet2DCondition.graph(parts.unet(), profiled.linears()), w, profiled)) {
             unet.runSingle(inputs);
             return ProfiledFlops.read(unet.endProfiling());
         }
@@ -233,7 +235,7 @@ public final class PipelineBench {
     private static ProfiledFlops profiledDecode(StableDiffusionParts parts, RuntimeOptions profiled, FloatTensor z,
                                                 Optional<VaeTiling> tiling) {
         try (WeightSource w = parts.weights("vae");
-             OnnxModel decoder = ComponentLoader.load("vae", AutoencoderKL.decoder(parts.vae()), w, profiled)) {
+             OnnxModel decoder = ComponentLoader.load("vae", AutoencoderKL.decoder(parts.vae()), w, profiled.withWeights(WeightMode.FP32))) {
             if (tiling.isPresent()) {
                 TiledDecoding.decode(z, tiling.get(), 1 << (parts.vae().levels() - 1), tile -> decoder.run(Map.of("latent", tile)));
             } else {

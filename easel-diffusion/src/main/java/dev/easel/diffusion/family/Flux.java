@@ -8,7 +8,9 @@ import dev.easel.diffusion.model.clip.ClipTextConfig;
 import dev.easel.diffusion.model.clip.ClipTextEncoder;
 import dev.easel.diffusion.model.flux.FluxConfig;
 import dev.easel.diffusion.model.flux.FluxDenoiser;
+import dev.easel.diffusion.model.flux.FluxTransformer;
 import dev.easel.diffusion.model.t5.T5Config;
+import dev.easel.diffusion.model.t5.T5Encoder;
 import dev.easel.diffusion.model.t5.T5TextEncoder;
 import dev.easel.diffusion.model.vae.VaeCodec;
 import dev.easel.diffusion.model.vae.VaeConfig;
@@ -19,7 +21,9 @@ import dev.easel.diffusion.pipeline.ModelDefaults;
 import dev.easel.diffusion.scheduler.SchedulerSettings;
 import dev.easel.diffusion.tokenizer.ClipTokenizer;
 import dev.easel.diffusion.tokenizer.T5Tokenizer;
+import dev.easel.engine.runtime.Linears;
 import dev.easel.engine.runtime.RuntimeOptions;
+import dev.easel.engine.runtime.WeightMode;
 import dev.easel.engine.weights.WeightSource;
 
 import java.nio.file.Files;
@@ -124,6 +128,19 @@ public final class Flux {
         });
     }
 
+    /** Bytes the model's weights take loaded in {@code mode}: quantized layers at their block size, the rest fp32. */
+    private static long bytes(Parts parts, WeightMode mode) {
+        Linears linears = RuntimeOptions.defaults().withPrepack(true).withWeights(mode).linears();
+        long bytes = MemoryCheck.loadedBytes(FluxTransformer.graph(parts.transformer(), linears), mode)
+                + MemoryCheck.loadedBytes(T5Encoder.graph(parts.t5(), linears), mode);
+        for (String component : List.of("vae", "text_encoder")) {
+            try (WeightSource w = parts.weights(component)) {
+                bytes += MemoryCheck.fp32Bytes(w);
+            }
+        }
+        return bytes;
+    }
+
     /** The variant's own schedule: schnell unshifted, dev shifted with the image's token count. */
     private static SchedulerSettings scheduler(FluxConfig transformer) {
         return transformer.guidanceEmbeds() ? SchedulerSettings.fluxDev() : SchedulerSettings.fluxSchnell();
@@ -132,19 +149,25 @@ public final class Flux {
     /**
      * Loads the pipeline, largest component first (while a component loads, its weights are briefly held twice):
      * transformer, T5, autoencoder, CLIP-L. The files are closed once they are loaded.
+     *
+     * <p>Weight mode: the caller's, else fp32 where the fp32 weights fit the memory available (exact, and what the
+     * fixtures check), else int8 (a full-size FLUX.1 needs 67 GB in fp32, about 19 GB in int8: the community's
+     * choice for CPUs, and with int8 compute faster than fp32). The transformer's blocks and T5's linears are
+     * quantized; the rest stays fp32.
      */
     public static DiffusionPipeline load(DetectedCheckpoint checkpoint, ModelFiles files, RuntimeOptions requested) {
-        // No GEMM repacking: at full size the transformer alone holds 48 GB of fp32 weights.
-        RuntimeOptions options = requested.prepackOr(false);
         ComponentsLoaded built = new ComponentsLoaded();
         try (Parts parts = open(checkpoint, files)) {
-            long bytes = 0;
-            for (String component : COMPONENTS) {
-                try (WeightSource w = parts.weights(component)) {
-                    bytes += MemoryCheck.fp32Bytes(w);
-                }
-            }
-            MemoryCheck.requireFits("the FLUX.1 model " + checkpoint.path().getFileName(), bytes);
+            String model = "the FLUX.1 model " + checkpoint.path().getFileName();
+            long fp32 = bytes(parts, WeightMode.FP32);
+            WeightMode mode = requested.weights() != null ? requested.weights()
+                    : MemoryCheck.fits(fp32) ? WeightMode.FP32 : WeightMode.INT8;
+            MemoryCheck.requireFits(model, mode, bytes(parts, mode));
+            // No GEMM repacking in fp32: at full size the transformer alone holds 48 GB of fp32 weights. Quantized
+            // layers prepack (their kernels need it), so the quantized networks do; CLIP-L and the VAE need not.
+            RuntimeOptions chosen = requested.withWeights(mode);
+            RuntimeOptions options = chosen.prepackOr(false);
+            RuntimeOptions fp32Parts = chosen.withWeights(WeightMode.FP32).prepackOr(false);
             FluxDenoiser denoiser;
             try (WeightSource w = parts.weights("transformer")) {
                 denoiser = built.add(new FluxDenoiser(parts.transformer(), w, options));
@@ -155,17 +178,17 @@ public final class Flux {
             }
             VaeCodec vae;
             try (WeightSource w = parts.weights("vae")) {
-                vae = built.add(new VaeCodec(parts.vae(), w, options));
+                vae = built.add(new VaeCodec(parts.vae(), w, fp32Parts));
             }
             ClipTextEncoder clip;
             try (WeightSource w = parts.weights("text_encoder")) {
-                clip = built.add(new ClipTextEncoder(parts.clipTokenizer(), parts.clipPadId(), parts.clipL(), w, "text_encoder", options));
+                clip = built.add(new ClipTextEncoder(parts.clipTokenizer(), parts.clipPadId(), parts.clipL(), w, "text_encoder", fp32Parts));
             }
             FluxConditioner conditioner = new FluxConditioner(clip, parts.t5Tokenizer(), t5, parts.textTokens());
             Guidance.Kind guidance = parts.guidanceDistilled() ? Guidance.Kind.EMBEDDED : Guidance.Kind.NONE;
             SchedulerSettings settings = parts.scheduler();
             return new DiffusionPipeline(ModelFamily.FLUX, conditioner, denoiser, vae,
-                    LatentFormat.patchPacked((int) parts.vae().latentChannels()), guidance, kind -> settings, parts.defaults());
+                    LatentFormat.patchPacked((int) parts.vae().latentChannels()), guidance, kind -> settings, parts.defaults(), mode);
         } catch (RuntimeException e) {
             throw built.closeAfter(e);
         }

@@ -1,5 +1,8 @@
 package dev.easel.diffusion.family;
 
+import dev.easel.engine.graph.GraphBuilder;
+import dev.easel.engine.runtime.WeightMode;
+import dev.easel.engine.tensor.FloatTensor;
 import dev.easel.engine.weights.WeightSource;
 import dev.easel.engine.weights.WeightsException;
 
@@ -7,6 +10,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Locale;
+import java.util.Map;
 import java.util.OptionalLong;
 
 /**
@@ -28,14 +32,44 @@ final class MemoryCheck {
         return bytes;
     }
 
+    /**
+     * Bytes a graph's weights take loaded in {@code mode}: its block-quantized weights at the mode's bytes per value
+     * (integers and scales), the others fp32. Prepacking repacks the quantized blocks once more while loading.
+     */
+    static long loadedBytes(GraphBuilder graph, WeightMode mode) {
+        Map<String, ?> quantized = graph.quantizedWeights();
+        double bytes = 0;
+        for (Map.Entry<String, long[]> w : graph.weights().entrySet()) {
+            long count = FloatTensor.elementCount(w.getValue());
+            bytes += quantized.containsKey(w.getKey()) ? count * mode.bytesPerValue() : count * (double) Float.BYTES;
+        }
+        return (long) bytes;
+    }
+
+    /** Whether weights of this many bytes fit the memory available (true where the system does not say). */
+    static boolean fits(long bytes) {
+        OptionalLong available = availableBytes();
+        return available.isEmpty() || bytes <= available.getAsLong();
+    }
+
     /** @throws WeightsException naming the model, what it needs and what is available, when it cannot fit */
     static void requireFits(String model, long fp32Bytes) {
+        requireFits(model, WeightMode.FP32, fp32Bytes);
+    }
+
+    /** As {@link #requireFits(String, long)} for weights loaded in {@code mode}; the message names smaller modes. */
+    static void requireFits(String model, WeightMode mode, long bytes) {
         OptionalLong available = availableBytes();
-        if (available.isPresent() && fp32Bytes > available.getAsLong()) {
+        if (available.isPresent() && bytes > available.getAsLong()) {
+            String smaller = switch (mode) {
+                case FP32 -> "free memory, use a machine with more, or load it with int8 or int4 weights";
+                case INT8 -> "free memory, use a machine with more, or load it with int4 weights";
+                case INT4 -> "free memory, or use a machine with more";
+            };
             throw new WeightsException(String.format(Locale.ROOT,
-                    "%s needs %.1f GiB of memory for its weights in fp32, but this machine has %.1f GiB available; "
-                            + "it cannot be loaded here (free memory, or use a machine with more)",
-                    model, gib(fp32Bytes), gib(available.getAsLong())));
+                    "%s needs %.1f GiB of memory for its weights in %s, but this machine has %.1f GiB available; "
+                            + "it cannot be loaded here (%s)",
+                    model, gib(bytes), mode, gib(available.getAsLong()), smaller));
         }
     }
 

@@ -17,6 +17,7 @@ import dev.easel.diffusion.scheduler.SamplerKind;
 import dev.easel.diffusion.scheduler.SchedulerSettings;
 import dev.easel.diffusion.tokenizer.ClipTokenizer;
 import dev.easel.engine.runtime.RuntimeOptions;
+import dev.easel.engine.runtime.WeightMode;
 import dev.easel.engine.weights.WeightSource;
 
 import java.nio.file.Files;
@@ -82,7 +83,8 @@ public final class StableDiffusion15 {
 
     public static DiffusionPipeline load(DetectedCheckpoint checkpoint, ModelFiles files, RuntimeOptions requested) {
         // GEMM repacking on: faster, and SD 1.5 still peaks well under 8 GiB at 512x512 (easel bench).
-        RuntimeOptions options = requested.prepackOr(true);
+        // fp32 unless asked: SD 1.5 fits everywhere; quantized weights prepack whatever the family's choice.
+        RuntimeOptions options = requested.weightsOr(WeightMode.FP32).prepackOr(true);
         ComponentsLoaded built = new ComponentsLoaded();
         try (StableDiffusionParts parts = open(checkpoint)) {
             // Largest first: while a component loads, its weights are briefly held twice.
@@ -91,7 +93,7 @@ public final class StableDiffusion15 {
             ClipTextEncoder clip = built.add(parts.loadTextEncoder(parts.textEncoders().getFirst(), options));
             return new DiffusionPipeline(ModelFamily.SD15, new ClipConditioner(clip), denoiser, codec,
                     LatentFormat.spatial((int) parts.vae().latentChannels()), Guidance.Kind.CLASSIFIER_FREE,
-                    parts.samplers(), parts.defaults());
+                    parts.samplers(), parts.defaults(), options.weightMode());
         } catch (RuntimeException e) {
             throw built.closeAfter(e);
         }

@@ -21,6 +21,7 @@ import dev.easel.diffusion.scheduler.SchedulerSettings;
 import dev.easel.diffusion.scheduler.TimestepSpacing;
 import dev.easel.diffusion.tokenizer.ClipTokenizer;
 import dev.easel.engine.runtime.RuntimeOptions;
+import dev.easel.engine.runtime.WeightMode;
 import dev.easel.engine.weights.WeightSource;
 import dev.easel.engine.weights.WeightsException;
 
@@ -158,17 +159,21 @@ public final class StableDiffusionXL {
     public static DiffusionPipeline load(DetectedCheckpoint checkpoint, ModelFiles files, RuntimeOptions requested) {
         // No GEMM repacking by default: SDXL's 10 GB of fp32 UNet weights would be held twice while loading,
         // and peak RSS at 1024x1024 stays under 16 GiB only without it (measured with easel bench).
-        RuntimeOptions options = requested.prepackOr(false);
+        // fp32 unless asked. With int8/int4 the UNet prepacks (its quantized kernels need it); the text encoders and
+        // the VAE hold no quantized layers and keep the family's choice.
+        RuntimeOptions chosen = requested.weightsOr(WeightMode.FP32);
+        RuntimeOptions options = chosen.prepackOr(false);
+        RuntimeOptions fp32Parts = chosen.withWeights(WeightMode.FP32).prepackOr(false);
         ComponentsLoaded built = new ComponentsLoaded();
         try (StableDiffusionParts parts = open(checkpoint)) {
             // Largest first: while a component loads, its weights are briefly held twice.
             UNetDenoiser denoiser = built.add(parts.loadUNet(options));
-            ClipTextEncoder clipG = built.add(parts.loadTextEncoder(parts.textEncoders().get(1), options));
-            ClipTextEncoder clipL = built.add(parts.loadTextEncoder(parts.textEncoders().get(0), options));
-            VaeCodec codec = built.add(parts.loadVae(options));
+            ClipTextEncoder clipG = built.add(parts.loadTextEncoder(parts.textEncoders().get(1), fp32Parts));
+            ClipTextEncoder clipL = built.add(parts.loadTextEncoder(parts.textEncoders().get(0), fp32Parts));
+            VaeCodec codec = built.add(parts.loadVae(fp32Parts));
             return new DiffusionPipeline(ModelFamily.SDXL, new DualClipConditioner(clipL, clipG), denoiser, codec,
                     LatentFormat.spatial((int) parts.vae().latentChannels()), Guidance.Kind.CLASSIFIER_FREE,
-                    parts.samplers(), parts.defaults());
+                    parts.samplers(), parts.defaults(), options.weightMode());
         } catch (RuntimeException e) {
             throw built.closeAfter(e);
         }

@@ -32,7 +32,7 @@ public final class ComponentLoader {
 
     public static OnnxModel load(String component, GraphBuilder graph, WeightSource weights, RuntimeOptions options) {
         validate(component, graph.weights(), weights);
-        return OnnxModel.create(graph, weights::float32, options);
+        return OnnxModel.create(graph, OnnxModel.WeightProvider.of(weights, graph), options);
     }
 
     /**

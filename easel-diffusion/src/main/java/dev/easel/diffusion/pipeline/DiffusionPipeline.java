@@ -1,5 +1,6 @@
 package dev.easel.diffusion.pipeline;
 
+import dev.easel.engine.runtime.WeightMode;
 import dev.easel.diffusion.family.ModelFamily;
 import dev.easel.diffusion.image.ImageCodec;
 import dev.easel.diffusion.image.Mask;
@@ -41,6 +42,7 @@ public final class DiffusionPipeline implements ImagePipeline {
     private final Guidance.Kind guidanceKind;
     private final Function<SamplerKind, SchedulerSettings> schedulerSettings;
     private final ModelDefaults defaults;
+    private final WeightMode weightMode;
 
     /**
      * @param guidanceKind      what the model does with a guidance scale
@@ -49,6 +51,15 @@ public final class DiffusionPipeline implements ImagePipeline {
     public DiffusionPipeline(ModelFamily family, PromptConditioner conditioner, Denoiser denoiser, VaeCodec vae,
                              LatentFormat latentFormat, Guidance.Kind guidanceKind,
                              Function<SamplerKind, SchedulerSettings> schedulerSettings, ModelDefaults defaults) {
+        this(family, conditioner, denoiser, vae, latentFormat, guidanceKind, schedulerSettings, defaults, WeightMode.FP32);
+    }
+
+    /** @param weightMode how the denoiser's (and T5's) big linear layers hold their weights */
+    public DiffusionPipeline(ModelFamily family, PromptConditioner conditioner, Denoiser denoiser, VaeCodec vae,
+                             LatentFormat latentFormat, Guidance.Kind guidanceKind,
+                             Function<SamplerKind, SchedulerSettings> schedulerSettings, ModelDefaults defaults,
+                             WeightMode weightMode) {
+        this.weightMode = java.util.Objects.requireNonNull(weightMode, "weightMode");
         this.family = family;
         this.conditioner = conditioner;
         this.denoiser = denoiser;
@@ -67,6 +78,11 @@ public final class DiffusionPipeline implements ImagePipeline {
     @Override
     public ModelDefaults defaults() {
         return defaults;
+    }
+
+    @Override
+    public WeightMode weightMode() {
+        return weightMode;
     }
 
     @Override

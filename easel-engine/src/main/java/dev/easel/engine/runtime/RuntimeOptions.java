@@ -11,28 +11,72 @@ import java.nio.file.Path;
  *                       family ({@link #prepackOr}): small models repack, the largest ones do not, to fit
  *                       their memory budget. Block-quantized layers (MatMulNBits) run their quantized kernels
  *                       only on prepacked weights: without prepacking they dequantize the whole weight to fp32
- *                       on every call and run an fp32 GEMM.
+ *                       on every call and run an fp32 GEMM. So quantized weights always prepack: asking for
+ *                       them with prepacking off is refused.
  * @param profileFolder  where ONNX Runtime writes a per-node profile (for FLOP counting), or null
+ * @param weights        how the big linear layers hold their weights ({@link WeightMode}); null leaves the choice to
+ *                       the model family ({@link #weightsOr}): fp32 where it fits
+ * @param accuracyLevel  MatMulNBits' accuracy_level for quantized layers: 4 (the default) computes with int8
+ *                       activations on the integer (VNNI) kernels, 0 in fp32 over the dequantized weights
  */
-public record RuntimeOptions(int threads, Boolean prepackWeights, Path profileFolder) {
+public record RuntimeOptions(int threads, Boolean prepackWeights, Path profileFolder, WeightMode weights, int accuracyLevel) {
+    /** int8 activations and integer kernels: the fast path on CPUs with VNNI. */
+    public static final int DEFAULT_ACCURACY_LEVEL = 4;
+
+    public RuntimeOptions {
+        if (weights != null && weights.quantized() && Boolean.FALSE.equals(prepackWeights)) {
+            throw new IllegalArgumentException(weights + " weights need prepacking: without it ONNX Runtime dequantizes every "
+                    + "quantized layer to fp32 on each call (slower than fp32 weights, and no smaller while it runs)");
+        }
+        new Linears(WeightMode.FP32, accuracyLevel); // checks the level's range
+    }
+
     public static RuntimeOptions defaults() {
-        return new RuntimeOptions(Runtime.getRuntime().availableProcessors(), null, null);
+        return new RuntimeOptions(Runtime.getRuntime().availableProcessors(), null, null, null, DEFAULT_ACCURACY_LEVEL);
     }
 
     public RuntimeOptions withThreads(int n) {
-        return new RuntimeOptions(n, prepackWeights, profileFolder);
+        return new RuntimeOptions(n, prepackWeights, profileFolder, weights, accuracyLevel);
     }
 
     public RuntimeOptions withPrepack(boolean on) {
-        return new RuntimeOptions(threads, on, profileFolder);
+        return new RuntimeOptions(threads, on, profileFolder, weights, accuracyLevel);
     }
 
-    /** These options with the prepacking choice made: the caller's if it made one, else {@code familyDefault}. */
+    /**
+     * These options with the prepacking choice made: the caller's if it made one, else {@code familyDefault};
+     * on whenever the weights are quantized (their kernels need it).
+     */
     public RuntimeOptions prepackOr(boolean familyDefault) {
-        return prepackWeights != null ? this : withPrepack(familyDefault);
+        if (prepackWeights != null) return this;
+        return withPrepack(familyDefault || weights != null && weights.quantized());
     }
 
     public RuntimeOptions withProfiling(Path folder) {
-        return new RuntimeOptions(threads, prepackWeights, folder);
+        return new RuntimeOptions(threads, prepackWeights, folder, weights, accuracyLevel);
+    }
+
+    /** These options with the weight mode {@code mode} (null: the family's choice). */
+    public RuntimeOptions withWeights(WeightMode mode) {
+        return new RuntimeOptions(threads, prepackWeights, profileFolder, mode, accuracyLevel);
+    }
+
+    public RuntimeOptions withAccuracyLevel(int level) {
+        return new RuntimeOptions(threads, prepackWeights, profileFolder, weights, level);
+    }
+
+    /** These options with the weight mode chosen: the caller's if it chose one, else {@code familyDefault}. */
+    public RuntimeOptions weightsOr(WeightMode familyDefault) {
+        return weights != null ? this : withWeights(familyDefault);
+    }
+
+    /** The weight mode, fp32 when none was chosen. */
+    public WeightMode weightMode() {
+        return weights == null ? WeightMode.FP32 : weights;
+    }
+
+    /** How networks emit their big linear layers under these options. */
+    public Linears linears() {
+        return weights == null || !weights.quantized() ? Linears.FP32 : new Linears(weights, accuracyLevel);
     }
 }

@@ -43,10 +43,17 @@ public final class BenchCommand implements Callable<Integer> {
     @Option(names = "--no-prepack", description = "Keep ONNX Runtime from repacking weights (less memory).")
     boolean noPrepack;
 
+    @Option(names = "--weights", description = "How the UNet's linear layers hold their weights: fp32 (default), int8 or "
+            + "int4 (block-quantized at load, MatMulNBits; needs prepacking).")
+    String weights;
+
+    @Option(names = "--accuracy-level", description = "Quantized layers' compute: 4 = int8 activations on integer kernels "
+            + "(default), 0 = fp32.")
+    Integer accuracyLevel;
+
     @Override
     public Integer call() {
-        RuntimeOptions options = noPrepack ? RuntimeOptions.defaults().withPrepack(false) : RuntimeOptions.defaults();
-        if (threads != null) options = options.withThreads(threads);
+        RuntimeOptions options = RuntimeOptionsFlags.options(spec, threads, noPrepack, weights, accuracyLevel);
         switch (model) {
             case "sd15" -> {
                 if (checkpoint != null) throw new ParameterException(spec.commandLine(), "--checkpoint: only with --model sdxl");

@@ -87,6 +87,14 @@ public final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--threads", description = "Compute threads (default: all cores).")
     Integer threads;
 
+    @Option(names = "--weights", description = "How the big linear layers hold their weights: fp32, int8 or int4 "
+            + "(quantized at load). Default: the model's (fp32 where it fits; FLUX.1 int8 when fp32 does not fit).")
+    String weights;
+
+    @Option(names = "--accuracy-level", description = "Quantized layers' compute: 4 = int8 activations on integer kernels "
+            + "(default), 0 = fp32.")
+    Integer accuracyLevel;
+
     @Override
     public Integer call() {
         // Everything that can be checked without the model is checked first: loading a real one takes a while.
@@ -104,7 +112,7 @@ public final class GenerateCommand implements Callable<Integer> {
             });
         }
 
-        RuntimeOptions options = threads == null ? RuntimeOptions.defaults() : RuntimeOptions.defaults().withThreads(threads);
+        RuntimeOptions options = RuntimeOptionsFlags.options(spec, threads, false, weights, accuracyLevel);
         PrintWriter err = spec.commandLine().getErr();
         long start = System.nanoTime();
         try (ImagePipeline pipeline = Pipelines.load(files, options)) {
@@ -121,8 +129,8 @@ public final class GenerateCommand implements Callable<Integer> {
             GenerationRequest request = new GenerationRequest(prompt, negativePrompt, width, height,
                     steps != null ? steps : d.steps(), guidance != null ? guidance : d.guidanceScale(),
                     sampler != null ? sampler : d.sampler(), usedSeed, count, source, usedStrength, maskImage);
-            err.printf("loaded %s (%s) in %.1f s; seed %d%n", model.getFileName(),
-                    family.id(), (System.nanoTime() - start) / 1e9, usedSeed);
+            err.printf("loaded %s (%s, %s weights) in %.1f s; seed %d%n", model.getFileName(),
+                    family.id(), pipeline.weightMode(), (System.nanoTime() - start) / 1e9, usedSeed);
             ProgressBar bar = new ProgressBar(err);
             List<RgbImage> images;
             try {
@@ -155,6 +163,7 @@ public final class GenerateCommand implements Callable<Integer> {
         if (guidance != null && !Float.isFinite(guidance)) throw bad("--guidance must be a finite number, got " + guidance);
         if (count < 1) throw bad("-n must be at least 1, got " + count);
         if (threads != null && threads < 1) throw bad("--threads must be at least 1, got " + threads);
+        RuntimeOptionsFlags.options(spec, threads, false, weights, accuracyLevel); // --weights, --accuracy-level
         if (sampler != null) {
             try {
                 SamplerKind.parse(sampler);

@@ -30,7 +30,7 @@ public final class FluxDenoiser implements Denoiser {
 
     public FluxDenoiser(FluxConfig config, WeightSource weights, RuntimeOptions options) {
         this.config = config;
-        this.model = ComponentLoader.load("transformer", FluxTransformer.graph(config), weights, options);
+        this.model = ComponentLoader.load("transformer", FluxTransformer.graph(config, options.linears()), weights, options);
     }
 
     /**

@@ -3,6 +3,7 @@ package dev.easel.diffusion.model.flux;
 import dev.easel.diffusion.model.layers.TimestepEmbedding;
 import dev.easel.engine.graph.GraphBuilder;
 import dev.easel.engine.graph.Value;
+import dev.easel.engine.runtime.Linears;
 
 import java.util.Arrays;
 import java.util.List;
@@ -30,13 +31,16 @@ public final class FluxTransformer {
     private final long hidden;
     /** LayerNormalization's scale input, all ones: FLUX's norms have no affine parameters. */
     private final Value ones;
+    /** How the blocks' linears are emitted; the embedders and the final layer stay fp32 in every weight mode. */
+    private final Linears linears;
     private Value ropeCos;
     private Value ropeSin;
     private Value swapPairs;
 
-    private FluxTransformer(FluxConfig c) {
+    private FluxTransformer(FluxConfig c, Linears linears) {
         this.g = new GraphBuilder("flux_transformer");
         this.c = c;
+        this.linears = linears;
         this.hidden = c.hidden();
         float[] one = new float[Math.toIntExact(hidden)];
         Arrays.fill(one, 1f);
@@ -44,7 +48,17 @@ public final class FluxTransformer {
     }
 
     public static GraphBuilder graph(FluxConfig config) {
-        FluxTransformer t = new FluxTransformer(config);
+        return graph(config, Linears.FP32);
+    }
+
+    /**
+     * With the double and single blocks' linears (modulations, attention, MLPs) emitted as {@code linears} says;
+     * {@code x_embedder}, {@code context_embedder}, the time/guidance/text embedders and {@code norm_out}/{@code proj_out}
+     * stay fp32, as the community's quantized files keep them (BFL's img_in, txt_in, time_in, guidance_in, vector_in,
+     * final_layer).
+     */
+    public static GraphBuilder graph(FluxConfig config, Linears linears) {
+        FluxTransformer t = new FluxTransformer(config, linears);
         t.emit();
         return t.g;
     }
@@ -103,21 +117,21 @@ public final class FluxTransformer {
     /** FluxTransformerBlock: returns {image, text}. */
     private Value[] doubleBlock(String p, Value img, Value txt, Value act, Value textTokens) {
         // AdaLayerNormZero: shift, scale, gate for attention, then for the MLP
-        Value[] im = g.split(g.linear(act, p + ".norm1.linear", hidden, 6 * hidden, true), -1, 6);
-        Value[] tm = g.split(g.linear(act, p + ".norm1_context.linear", hidden, 6 * hidden, true), -1, 6);
+        Value[] im = g.split(blockLinear(act, p + ".norm1.linear", hidden, 6 * hidden, true), -1, 6);
+        Value[] tm = g.split(blockLinear(act, p + ".norm1_context.linear", hidden, 6 * hidden, true), -1, 6);
         Value imgNormed = modulate(img, im[0], im[1]);
         Value txtNormed = modulate(txt, tm[0], tm[1]);
 
         String a = p + ".attn";
-        Value q = g.concat(1, headNormed(g.linear(txtNormed, a + ".add_q_proj", hidden, hidden, true), a + ".norm_added_q"),
-                headNormed(g.linear(imgNormed, a + ".to_q", hidden, hidden, true), a + ".norm_q"));
-        Value k = g.concat(1, headNormed(g.linear(txtNormed, a + ".add_k_proj", hidden, hidden, true), a + ".norm_added_k"),
-                headNormed(g.linear(imgNormed, a + ".to_k", hidden, hidden, true), a + ".norm_k"));
-        Value v = g.concat(1, g.linear(txtNormed, a + ".add_v_proj", hidden, hidden, true),
-                g.linear(imgNormed, a + ".to_v", hidden, hidden, true));
+        Value q = g.concat(1, headNormed(blockLinear(txtNormed, a + ".add_q_proj", hidden, hidden, true), a + ".norm_added_q"),
+                headNormed(blockLinear(imgNormed, a + ".to_q", hidden, hidden, true), a + ".norm_q"));
+        Value k = g.concat(1, headNormed(blockLinear(txtNormed, a + ".add_k_proj", hidden, hidden, true), a + ".norm_added_k"),
+                headNormed(blockLinear(imgNormed, a + ".to_k", hidden, hidden, true), a + ".norm_k"));
+        Value v = g.concat(1, blockLinear(txtNormed, a + ".add_v_proj", hidden, hidden, true),
+                blockLinear(imgNormed, a + ".to_v", hidden, hidden, true));
         Value attended = attention(q, k, v);
-        Value imgAttn = g.linear(tokensFrom(attended, textTokens), a + ".to_out.0", hidden, hidden, true);
-        Value txtAttn = g.linear(tokensBefore(attended, textTokens), a + ".to_add_out", hidden, hidden, true);
+        Value imgAttn = blockLinear(tokensFrom(attended, textTokens), a + ".to_out.0", hidden, hidden, true);
+        Value txtAttn = blockLinear(tokensBefore(attended, textTokens), a + ".to_add_out", hidden, hidden, true);
 
         img = g.add(img, g.mul(im[2], imgAttn));
         img = g.add(img, g.mul(im[5], feedForward(p + ".ff", modulate(img, im[3], im[4]))));
@@ -128,15 +142,15 @@ public final class FluxTransformer {
 
     /** FluxSingleTransformerBlock: attention and MLP in parallel from one modulated norm, one output projection. */
     private Value singleBlock(String p, Value x, Value act) {
-        Value[] mod = g.split(g.linear(act, p + ".norm.linear", hidden, 3 * hidden, true), -1, 3);
+        Value[] mod = g.split(blockLinear(act, p + ".norm.linear", hidden, 3 * hidden, true), -1, 3);
         Value normed = modulate(x, mod[0], mod[1]);
-        Value mlp = g.gelu(g.linear(normed, p + ".proj_mlp", hidden, c.mlpHidden(), true), true);
+        Value mlp = g.gelu(blockLinear(normed, p + ".proj_mlp", hidden, c.mlpHidden(), true), true);
         String a = p + ".attn";
-        Value q = headNormed(g.linear(normed, a + ".to_q", hidden, hidden, true), a + ".norm_q");
-        Value k = headNormed(g.linear(normed, a + ".to_k", hidden, hidden, true), a + ".norm_k");
-        Value v = g.linear(normed, a + ".to_v", hidden, hidden, true);
+        Value q = headNormed(blockLinear(normed, a + ".to_q", hidden, hidden, true), a + ".norm_q");
+        Value k = headNormed(blockLinear(normed, a + ".to_k", hidden, hidden, true), a + ".norm_k");
+        Value v = blockLinear(normed, a + ".to_v", hidden, hidden, true);
         Value joined = g.concat(-1, attention(q, k, v), mlp);
-        return g.add(x, g.mul(mod[2], g.linear(joined, p + ".proj_out", hidden + c.mlpHidden(), hidden, true)));
+        return g.add(x, g.mul(mod[2], blockLinear(joined, p + ".proj_out", hidden + c.mlpHidden(), hidden, true)));
     }
 
     /** LayerNorm without affine parameters, then {@code * (1 + scale) + shift}. */
@@ -176,8 +190,13 @@ public final class FluxTransformer {
 
     /** FeedForward: Linear, GELU (tanh approximation), Linear. */
     private Value feedForward(String p, Value x) {
-        Value h = g.gelu(g.linear(x, p + ".net.0.proj", hidden, c.mlpHidden(), true), true);
-        return g.linear(h, p + ".net.2", c.mlpHidden(), hidden, true);
+        Value h = g.gelu(blockLinear(x, p + ".net.0.proj", hidden, c.mlpHidden(), true), true);
+        return blockLinear(h, p + ".net.2", c.mlpHidden(), hidden, true);
+    }
+
+    /** A linear layer of a block: quantized in the int8/int4 weight modes. */
+    private Value blockLinear(Value x, String prefix, long in, long out, boolean bias) {
+        return linears.linear(g, x, prefix, in, out, bias);
     }
 
     private Value unsqueeze(Value x, long axis) {

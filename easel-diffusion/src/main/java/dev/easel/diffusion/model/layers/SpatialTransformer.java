@@ -2,6 +2,7 @@ package dev.easel.diffusion.model.layers;
 
 import dev.easel.engine.graph.GraphBuilder;
 import dev.easel.engine.graph.Value;
+import dev.easel.engine.runtime.Linears;
 
 /**
  * diffusers' Transformer2DModel as the SD UNets use it: GroupNorm, proj_in (1x1 conv in SD 1.x,
@@ -12,58 +13,58 @@ public final class SpatialTransformer {
     private SpatialTransformer() {
     }
 
-    public static Value emit(GraphBuilder g, String prefix, Value x, long channels, int heads, int depth,
+    public static Value emit(GraphBuilder g, Linears linears, String prefix, Value x, long channels, int heads, int depth,
                              Value context, long contextChannels, boolean linearProjection) {
         Value normed = g.groupNorm(x, prefix + ".norm", channels, 32, 1e-6f);
         Value tokens;
         if (linearProjection) {
-            tokens = g.linear(toTokens(g, normed, channels), prefix + ".proj_in", channels, channels, true);
+            tokens = linears.linear(g, toTokens(g, normed, channels), prefix + ".proj_in", channels, channels, true);
         } else {
             tokens = toTokens(g, g.conv2d(normed, prefix + ".proj_in", channels, channels, 1, 1, 0), channels);
         }
         for (int i = 0; i < depth; i++) {
-            tokens = transformerBlock(g, prefix + ".transformer_blocks." + i, tokens, channels, heads, context, contextChannels);
+            tokens = transformerBlock(g, linears, prefix + ".transformer_blocks." + i, tokens, channels, heads, context, contextChannels);
         }
         Value out;
         if (linearProjection) {
-            out = fromTokens(g, g.linear(tokens, prefix + ".proj_out", channels, channels, true), x);
+            out = fromTokens(g, linears.linear(g, tokens, prefix + ".proj_out", channels, channels, true), x);
         } else {
             out = g.conv2d(fromTokens(g, tokens, x), prefix + ".proj_out", channels, channels, 1, 1, 0);
         }
         return g.add(out, x);
     }
 
-    private static Value transformerBlock(GraphBuilder g, String prefix, Value x, long channels, int heads,
+    private static Value transformerBlock(GraphBuilder g, Linears linears, String prefix, Value x, long channels, int heads,
                                           Value context, long contextChannels) {
         Value h = g.layerNorm(x, prefix + ".norm1", channels, 1e-5f);
-        x = g.add(selfAttention(g, prefix + ".attn1", h, channels, heads), x);
+        x = g.add(selfAttention(g, linears, prefix + ".attn1", h, channels, heads), x);
         h = g.layerNorm(x, prefix + ".norm2", channels, 1e-5f);
-        x = g.add(attention(g, prefix + ".attn2", h, context, channels, contextChannels, heads), x);
+        x = g.add(attention(g, linears, prefix + ".attn2", h, context, channels, contextChannels, heads), x);
         h = g.layerNorm(x, prefix + ".norm3", channels, 1e-5f);
-        return g.add(gegluFeedForward(g, prefix + ".ff", h, channels), x);
+        return g.add(gegluFeedForward(g, linears, prefix + ".ff", h, channels), x);
     }
 
     /** Self-attention with q, k and v projected by one GEMM. */
-    static Value selfAttention(GraphBuilder g, String prefix, Value x, long channels, int heads) {
-        Value[] qkv = g.fusedLinear(x, channels, channels, prefix + ".to_q", prefix + ".to_k", prefix + ".to_v");
-        return g.linear(g.attention(qkv[0], qkv[1], qkv[2], heads), prefix + ".to_out.0", channels, channels, true);
+    static Value selfAttention(GraphBuilder g, Linears linears, String prefix, Value x, long channels, int heads) {
+        Value[] qkv = linears.fusedLinear(g, x, channels, channels, prefix + ".to_q", prefix + ".to_k", prefix + ".to_v");
+        return linears.linear(g, g.attention(qkv[0], qkv[1], qkv[2], heads), prefix + ".to_out.0", channels, channels, true);
     }
 
     /** diffusers' Attention: bias-free q/k/v projections, fused multi-head attention, biased output projection. */
-    static Value attention(GraphBuilder g, String prefix, Value x, Value context, long channels, long contextChannels, int heads) {
-        Value q = g.linear(x, prefix + ".to_q", channels, channels, false);
-        Value k = g.linear(context, prefix + ".to_k", contextChannels, channels, false);
-        Value v = g.linear(context, prefix + ".to_v", contextChannels, channels, false);
-        return g.linear(g.attention(q, k, v, heads), prefix + ".to_out.0", channels, channels, true);
+    static Value attention(GraphBuilder g, Linears linears, String prefix, Value x, Value context, long channels, long contextChannels, int heads) {
+        Value q = linears.linear(g, x, prefix + ".to_q", channels, channels, false);
+        Value k = linears.linear(g, context, prefix + ".to_k", contextChannels, channels, false);
+        Value v = linears.linear(g, context, prefix + ".to_v", contextChannels, channels, false);
+        return linears.linear(g, g.attention(q, k, v, heads), prefix + ".to_out.0", channels, channels, true);
     }
 
     /** GEGLU: project to 2 x 4C, value half times exact GELU of the gate half, project back. */
-    private static Value gegluFeedForward(GraphBuilder g, String prefix, Value x, long channels) {
+    private static Value gegluFeedForward(GraphBuilder g, Linears linears, String prefix, Value x, long channels) {
         long inner = channels * 4;
-        Value projected = g.linear(x, prefix + ".net.0.proj", channels, inner * 2, true);
+        Value projected = linears.linear(g, x, prefix + ".net.0.proj", channels, inner * 2, true);
         Value[] halves = g.split(projected, -1, 2);
         Value gated = g.mul(halves[0], g.gelu(halves[1], false));
-        return g.linear(gated, prefix + ".net.2", inner, channels, true);
+        return linears.linear(g, gated, prefix + ".net.2", inner, channels, true);
     }
 
     /** (B, C, H, W) -> (B, H*W, C). */

@@ -2,6 +2,7 @@ package dev.easel.diffusion.model.t5;
 
 import dev.easel.engine.graph.GraphBuilder;
 import dev.easel.engine.graph.Value;
+import dev.easel.engine.runtime.Linears;
 
 import java.util.Arrays;
 import java.util.List;
@@ -30,6 +31,11 @@ public final class T5Encoder {
     }
 
     public static GraphBuilder graph(T5Config c) {
+        return graph(c, Linears.FP32);
+    }
+
+    /** With the attention (q, k, v, o) and feed-forward (wi_0, wi_1, wo) linears emitted as {@code linears} says. */
+    public static GraphBuilder graph(T5Config c, Linears linears) {
         GraphBuilder g = new GraphBuilder("t5_encoder");
         Value ids = g.longInput("input_ids", "batch", "tokens");
         Value buckets = g.longInput("position_buckets", "tokens", "tokens");
@@ -40,7 +46,7 @@ public final class T5Encoder {
         Value bias = g.op("Unsqueeze", List.of(g.transpose(g.gather(table, buckets, 0), 2, 0, 1), g.constantLongs(0)));
 
         for (int i = 0; i < c.layers(); i++) {
-            h = block(g, "encoder.block." + i, h, bias, c);
+            h = block(g, linears, "encoder.block." + i, h, bias, c);
         }
         g.output(rmsNorm(g, h, "encoder.final_layer_norm", c), "last_hidden_state");
         return g;
@@ -51,20 +57,20 @@ public final class T5Encoder {
         return graph(c).weights();
     }
 
-    private static Value block(GraphBuilder g, String prefix, Value x, Value bias, T5Config c) {
+    private static Value block(GraphBuilder g, Linears linears, String prefix, Value x, Value bias, T5Config c) {
         String attention = prefix + ".layer.0.SelfAttention";
         Value h = rmsNorm(g, x, prefix + ".layer.0.layer_norm", c);
-        Value[] qkv = g.fusedLinear(h, c.dModel(), c.innerDim(), attention + ".q", attention + ".k", attention + ".v");
+        Value[] qkv = linears.fusedLinear(g, h, c.dModel(), c.innerDim(), attention + ".q", attention + ".k", attention + ".v");
         // scale 1: T5 folds the 1/sqrt(d_kv) into its query weights' initialisation, not into the attention
         Value attended = g.msOp("MultiHeadAttention", Arrays.asList(qkv[0], qkv[1], qkv[2], null, null, bias),
                 "num_heads", (long) c.heads(), "scale", 1.0f);
-        x = g.add(g.linear(attended, attention + ".o", c.innerDim(), c.dModel(), false), x);
+        x = g.add(linears.linear(g, attended, attention + ".o", c.innerDim(), c.dModel(), false), x);
 
         String ff = prefix + ".layer.1.DenseReluDense";
         h = rmsNorm(g, x, prefix + ".layer.1.layer_norm", c);
-        Value[] gateAndUp = g.fusedLinear(h, c.dModel(), c.dFf(), ff + ".wi_0", ff + ".wi_1");
+        Value[] gateAndUp = linears.fusedLinear(g, h, c.dModel(), c.dFf(), ff + ".wi_0", ff + ".wi_1");
         h = g.mul(g.gelu(gateAndUp[0], true), gateAndUp[1]);
-        return g.add(g.linear(h, ff + ".wo", c.dFf(), c.dModel(), false), x);
+        return g.add(linears.linear(g, h, ff + ".wo", c.dFf(), c.dModel(), false), x);
     }
 
     /** T5LayerNorm: x / sqrt(mean(x^2) + eps) * w over the last axis; no mean subtraction, no bias. */

@@ -26,7 +26,7 @@ public final class T5TextEncoder implements AutoCloseable {
      */
     public T5TextEncoder(T5Config config, WeightSource weights, String component, RuntimeOptions options) {
         this.config = config;
-        this.model = ComponentLoader.load(component, T5Encoder.graph(config), withSharedEmbedding(weights), options);
+        this.model = ComponentLoader.load(component, T5Encoder.graph(config, options.linears()), withSharedEmbedding(weights), options);
     }
 
     /** last_hidden_state [1, L, d_model] of the ids (L = their count, padding included). */

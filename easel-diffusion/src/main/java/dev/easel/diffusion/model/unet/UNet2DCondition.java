@@ -5,6 +5,7 @@ import dev.easel.diffusion.model.layers.Resampling;
 import dev.easel.diffusion.model.layers.SpatialTransformer;
 import dev.easel.diffusion.model.layers.TimestepEmbedding;
 import dev.easel.engine.graph.GraphBuilder;
+import dev.easel.engine.runtime.Linears;
 import dev.easel.engine.graph.Value;
 
 import java.util.ArrayDeque;
@@ -22,6 +23,11 @@ public final class UNet2DCondition {
     }
 
     public static GraphBuilder graph(UNetConfig c) {
+        return graph(c, Linears.FP32);
+    }
+
+    /** With the attention and feed-forward linears of every transformer emitted as {@code linears} says. */
+    public static GraphBuilder graph(UNetConfig c, Linears linears) {
         GraphBuilder g = new GraphBuilder("unet");
         Value sample = g.floatInput("sample", "batch", c.inChannels(), "height", "width");
         Value timestep = g.floatInput("timestep", "batch");
@@ -52,7 +58,7 @@ public final class UNet2DCondition {
                 h = ResnetBlock.emit(g, block + ".resnets." + j, h, in, out, emb, c.timeChannels(), RESNET_EPS);
                 in = out;
                 if (c.crossAttention()[level]) {
-                    h = SpatialTransformer.emit(g, block + ".attentions." + j, h, out, c.heads()[level], c.depth()[level],
+                    h = SpatialTransformer.emit(g, linears, block + ".attentions." + j, h, out, c.heads()[level], c.depth()[level],
                             context, c.crossAttentionDim(), c.linearProjection());
                 }
                 skips.push(h);
@@ -67,7 +73,7 @@ public final class UNet2DCondition {
 
         int deepest = c.levels() - 1;
         h = ResnetBlock.emit(g, "mid_block.resnets.0", h, in, in, emb, c.timeChannels(), RESNET_EPS);
-        h = SpatialTransformer.emit(g, "mid_block.attentions.0", h, in, c.heads()[deepest], c.midDepth(),
+        h = SpatialTransformer.emit(g, linears, "mid_block.attentions.0", h, in, c.heads()[deepest], c.midDepth(),
                 context, c.crossAttentionDim(), c.linearProjection());
         h = ResnetBlock.emit(g, "mid_block.resnets.1", h, in, in, emb, c.timeChannels(), RESNET_EPS);
 
@@ -81,7 +87,7 @@ public final class UNet2DCondition {
                 h = ResnetBlock.emit(g, block + ".resnets." + j, h, in + skip, out, emb, c.timeChannels(), RESNET_EPS);
                 in = out;
                 if (c.crossAttention()[level]) {
-                    h = SpatialTransformer.emit(g, block + ".attentions." + j, h, out, c.heads()[level], c.depth()[level],
+                    h = SpatialTransformer.emit(g, linears, block + ".attentions." + j, h, out, c.heads()[level], c.depth()[level],
                             context, c.crossAttentionDim(), c.linearProjection());
                 }
             }

@@ -17,7 +17,7 @@ public final class UNetDenoiser implements Denoiser {
 
     public UNetDenoiser(UNetConfig config, WeightSource weights, RuntimeOptions options) {
         this.config = config;
-        this.model = ComponentLoader.load("unet", UNet2DCondition.graph(config), weights, options);
+        this.model = ComponentLoader.load("unet", UNet2DCondition.graph(config, options.linears()), weights, options);
     }
 
     /**

@@ -1,0 +1,49 @@
+package dev.easel.engine.runtime;
+
+import dev.easel.engine.graph.GraphBuilder;
+import dev.easel.engine.graph.Value;
+import dev.easel.engine.quant.BlockFormat;
+
+/**
+ * How a network emits its big linear layers (the ones a weight mode quantizes): as fp32 Gemms, or as MatMulNBits
+ * over block-quantized weights. A network routes through here only the layers the community's quantizers quantize
+ * too; everything else it emits with {@link GraphBuilder#linear} and keeps fp32.
+ *
+ * <p>A layer whose in-features are not a multiple of the block size stays fp32 (a zero-padded last block would
+ * work, but GGUF files never store one, so such layers are kept exact): only the tiny test models have them.
+ *
+ * @param mode          fp32, int8 or int4
+ * @param accuracyLevel MatMulNBits' accuracy_level: 4 = int8 activations and integer (VNNI) kernels, 0 = fp32 compute
+ */
+public record Linears(WeightMode mode, int accuracyLevel) {
+    public static final Linears FP32 = new Linears(WeightMode.FP32, 0);
+
+    public Linears {
+        if (accuracyLevel < 0 || accuracyLevel > 4) {
+            throw new IllegalArgumentException("accuracy level must be 0 to 4, got " + accuracyLevel);
+        }
+    }
+
+    /** Whether a layer with {@code in} in-features is quantized in this mode. */
+    public boolean quantizes(long in) {
+        return mode.format().map(f -> in % f.blockSize() == 0).orElse(false);
+    }
+
+    /** As {@link GraphBuilder#linear}, quantized when the mode says so. */
+    public Value linear(GraphBuilder g, Value x, String prefix, long in, long out, boolean bias) {
+        if (!quantizes(in)) return g.linear(x, prefix, in, out, bias);
+        BlockFormat format = mode.format().orElseThrow();
+        return g.quantizedLinear(x, prefix, in, out, bias, format, accuracyLevel);
+    }
+
+    /**
+     * As {@link GraphBuilder#fusedLinear} (bias-free layers of one input): one Gemm over the concatenated fp32
+     * weights, or, when quantized, one MatMulNBits per layer, since each weight is bound under its own name.
+     */
+    public Value[] fusedLinear(GraphBuilder g, Value x, long in, long out, String... prefixes) {
+        if (!quantizes(in)) return g.fusedLinear(x, in, out, prefixes);
+        Value[] outs = new Value[prefixes.length];
+        for (int i = 0; i < prefixes.length; i++) outs[i] = linear(g, x, prefixes[i], in, out, false);
+        return outs;
+    }
+}
