@@ -1,5 +1,7 @@
 package dev.easel.server.api;
 
+import dev.easel.engine.runtime.WeightMode;
+import dev.easel.diffusion.family.ModelFamily;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -9,12 +11,13 @@ import dev.easel.server.jobs.JobScheduler;
 import io.javalin.http.Context;
 
 import java.util.HashSet;
+import java.util.Optional;
 import java.util.Set;
 
 /**
  * {@code GET /v1/models} and {@code GET /v1/models/{id}}: OpenAI's model objects, plus what a caller of
  * this server needs: tier, family, default and allowed sizes, whether the weights are installed, whether
- * the model can run (and why not), and whether it is loaded now.
+ * the model can run (and why not), whether it is loaded now, and its weight mode (fp32, int8, int4).
  */
 final class ModelsRoute {
     private final ModelCatalog catalog;
@@ -47,6 +50,19 @@ final class ModelsRoute {
         ctx.json(describe(m, loaded()));
     }
 
+    /**
+     * The weight mode the model runs with: a loaded model's own; else the catalog's {@code weights:}; else the family's
+     * rule: fp32, except FLUX.1, which takes int8 at load when its fp32 weights exceed the memory available ("auto").
+     */
+    private String weights(ModelEntry m) {
+        for (var d : scheduler.devices()) {
+            Optional<WeightMode> mode = d.cache().loadedWeightMode(m.id());
+            if (mode.isPresent()) return mode.get().label();
+        }
+        if (m.weightMode() != null) return m.weightMode().label();
+        return m.familyDescriptor() == ModelFamily.FLUX ? "auto" : WeightMode.FP32.label();
+    }
+
     private Set<String> loaded() {
         Set<String> ids = new HashSet<>();
         scheduler.devices().forEach(d -> ids.addAll(d.cache().loadedIds()));
@@ -74,6 +90,7 @@ final class ModelsRoute {
         o.put("available", m.available());
         m.unavailable().ifPresent(r -> o.put("unavailable_reason", r));
         o.put("loaded", loaded.contains(m.id()));
+        o.put("weights", weights(m));
         ArrayNode endpoints = o.putArray("endpoints");
         endpoints.add("/v1/images/generations");
         endpoints.add("/v1/images/edits");

@@ -1,5 +1,6 @@
 package dev.easel.server.catalog;
 
+import dev.easel.engine.runtime.WeightMode;
 import dev.easel.diffusion.family.ModelFiles;
 import dev.easel.engine.runtime.RuntimeOptions;
 import dev.easel.diffusion.pipeline.ImagePipeline;
@@ -12,6 +13,11 @@ public final class DiffusionPipelineLoader implements PipelineLoader {
 
     @Override
     public ImagePipeline load(ModelFiles files) {
-        return Pipelines.load(files, RuntimeOptions.defaults());
+        return load(files, null);
+    }
+
+    @Override
+    public ImagePipeline load(ModelFiles files, WeightMode weights) {
+        return Pipelines.load(files, RuntimeOptions.defaults().withWeights(weights));
     }
 }

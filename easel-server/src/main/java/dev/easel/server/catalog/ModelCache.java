@@ -1,5 +1,6 @@
 package dev.easel.server.catalog;
 
+import dev.easel.engine.runtime.WeightMode;
 import dev.easel.diffusion.family.ModelFiles;
 import dev.easel.diffusion.pipeline.ImagePipeline;
 import org.slf4j.Logger;
@@ -89,7 +90,7 @@ public final class ModelCache implements AutoCloseable {
             ImagePipeline pipeline;
             long started = System.nanoTime();
             try {
-                pipeline = loader.load(files);
+                pipeline = loader.load(files, entry.weightMode());
             } catch (Exception | LinkageError e) {
                 throw new ModelLoadException("model '" + entry.id() + "' could not be loaded: " + clientMessage(e, weights), e);
             }
@@ -102,6 +103,11 @@ public final class ModelCache implements AutoCloseable {
         }
         l.leases++;
         return new Lease(entry.id(), l.pipeline);
+    }
+
+    /** The weight mode a loaded model runs with; empty when it is not loaded. */
+    public synchronized Optional<WeightMode> loadedWeightMode(String id) {
+        return Optional.ofNullable(loaded.get(id)).map(l -> l.pipeline.weightMode());
     }
 
     /** Ids of the loaded models, least recently used first. */

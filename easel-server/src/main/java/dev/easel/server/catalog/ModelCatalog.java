@@ -1,5 +1,6 @@
 package dev.easel.server.catalog;
 
+import dev.easel.engine.runtime.WeightMode;
 import dev.easel.diffusion.convert.CheckpointInspector;
 import dev.easel.diffusion.family.ModelFamily;
 import dev.easel.diffusion.family.ModelFiles;
@@ -160,7 +161,7 @@ public final class ModelCatalog {
                 cfg.minSize() != null ? cfg.minSize() : traits.minSide(),
                 cfg.maxSize() != null ? cfg.maxSize() : traits.maxSide(),
                 cfg.steps(), cfg.guidanceScale(), cfg.sampler(),
-                weights, true, unavailable);
+                weights, true, unavailable, cfg.weights() == null ? null : WeightMode.parse(cfg.weights()));
     }
 
     private Optional<ModelEntry> detected(String name, Path path) {

@@ -1,5 +1,6 @@
 package dev.easel.server.catalog;
 
+import dev.easel.engine.runtime.WeightMode;
 import dev.easel.diffusion.family.ModelFamily;
 import dev.easel.diffusion.family.ModelFiles;
 import dev.easel.server.auth.Tier;
@@ -15,6 +16,7 @@ import java.util.Optional;
  * @param catalogued       whether the catalog names it (false: a checkpoint found in the models dir)
  * @param unavailable      why it cannot run (not installed, unsupported family, failed to load)
  * @param steps            recipe overrides; null = the pipeline's defaults
+ * @param weightMode       the catalog's {@code weights:}; null = the family's choice
  */
 public record ModelEntry(
         String id,
@@ -30,7 +32,16 @@ public record ModelEntry(
         String sampler,
         Optional<ModelFiles> files,
         boolean catalogued,
-        Optional<String> unavailable) {
+        Optional<String> unavailable,
+        WeightMode weightMode) {
+
+    /** An entry whose weight mode the family chooses (none configured). */
+    public ModelEntry(String id, String family, Tier tier, String description, int defaultWidth, int defaultHeight,
+                      int minSide, int maxSide, Integer steps, Float guidanceScale, String sampler,
+                      Optional<ModelFiles> files, boolean catalogued, Optional<String> unavailable) {
+        this(id, family, tier, description, defaultWidth, defaultHeight, minSide, maxSide, steps, guidanceScale, sampler,
+                files, catalogued, unavailable, null);
+    }
 
     /** The family's descriptor; Stable Diffusion 1.x's rules stand in for an unknown family, which never runs. */
     public ModelFamily familyDescriptor() {

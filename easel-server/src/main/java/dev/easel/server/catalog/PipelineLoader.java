@@ -1,5 +1,6 @@
 package dev.easel.server.catalog;
 
+import dev.easel.engine.runtime.WeightMode;
 import dev.easel.diffusion.family.ModelFiles;
 import dev.easel.diffusion.pipeline.ImagePipeline;
 
@@ -14,4 +15,9 @@ public interface PipelineLoader {
      *                          served (unsupported family, missing tensor, ...)
      */
     ImagePipeline load(ModelFiles files) throws Exception;
+
+    /** With the catalog's weight mode ({@code weights:}); null = the family's. Loaders without modes ignore it. */
+    default ImagePipeline load(ModelFiles files, WeightMode weights) throws Exception {
+        return load(files);
+    }
 }

@@ -1,5 +1,6 @@
 package dev.easel.server.config;
 
+import dev.easel.engine.runtime.WeightMode;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
@@ -257,6 +258,13 @@ public final class ConfigLoader {
             }
             if (m.steps() != null && (m.steps() < 1 || m.steps() > c.limits().maxSteps())) {
                 throw new ConfigException(key + ".steps must be 1.." + c.limits().maxSteps());
+            }
+            if (m.weights() != null) {
+                try {
+                    WeightMode.parse(m.weights());
+                } catch (IllegalArgumentException e) {
+                    throw new ConfigException(key + "." + e.getMessage());
+                }
             }
             if (m.minSize() != null && m.maxSize() != null && m.minSize() > m.maxSize()) {
                 throw new ConfigException(key + ": min-size is above max-size");

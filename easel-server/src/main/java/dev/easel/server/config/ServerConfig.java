@@ -79,6 +79,12 @@ public record ServerConfig(
             String path,
             String vae,
             String clipL,
-            String t5) {
+            String t5,
+            String weights) {
+        /** As before {@code weights} existed: the family's weight mode. */
+        public ModelConfig(String family, String tier, String description, String size, Integer minSize, Integer maxSize,
+                           Integer steps, Float guidanceScale, String sampler, String path, String vae, String clipL, String t5) {
+            this(family, tier, description, size, minSize, maxSize, steps, guidanceScale, sampler, path, vae, clipL, t5, null);
+        }
     }
 }
