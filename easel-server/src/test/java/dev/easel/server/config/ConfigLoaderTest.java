@@ -57,6 +57,28 @@ class ConfigLoaderTest {
     }
 
     @Test
+    void aCatalogEntryNamesItsWeightModeAndABadOneIsRefusedByKey() throws IOException {
+        Path file = dir.resolve("easel.yaml");
+        Files.writeString(file, """
+                catalog:
+                  small-flux:
+                    family: flux
+                    weights: int4
+                """);
+        assertThat(loader.load(Optional.of(file), Map.of(), Map.of()).catalog().get("small-flux").weights()).isEqualTo("int4");
+        assertThat(loader.defaults().catalog().get("flux.1-schnell").weights()).isNull();
+        Files.writeString(file, """
+                catalog:
+                  small-flux:
+                    family: flux
+                    weights: q4_k
+                """);
+        assertThatThrownBy(() -> loader.load(Optional.of(file), Map.of(), Map.of()))
+                .isInstanceOf(ConfigException.class)
+                .hasMessageContaining("catalog.small-flux.weights").hasMessageContaining("fp32, int8 or int4");
+    }
+
+    @Test
     void environmentVariablesSetEveryKeyOutsideTheCatalog() {
         ServerConfig c = loader.load(Optional.empty(), Map.of(
                 "EASEL_PORT", "7000",
