@@ -19,7 +19,7 @@ import java.util.OptionalLong;
  * needs about 48 GB for its transformer and 19 GB for T5-XXL in fp32. Memory for activations comes on top, so
  * passing this check does not promise a run; failing it promises a failure.
  */
-final class MemoryCheck {
+public final class MemoryCheck {
     private static final Path MEMINFO = Path.of("/proc/meminfo");
 
     private MemoryCheck() {
@@ -74,7 +74,7 @@ final class MemoryCheck {
     }
 
     /** MemAvailable of Linux's /proc/meminfo; empty where the system does not say. */
-    static OptionalLong availableBytes() {
+    public static OptionalLong availableBytes() {
         if (!Files.isReadable(MEMINFO)) return OptionalLong.empty();
         try {
             for (String line : Files.readAllLines(MEMINFO)) {

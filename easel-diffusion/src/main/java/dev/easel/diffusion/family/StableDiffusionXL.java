@@ -37,9 +37,9 @@ import java.util.regex.Pattern;
  * Stable Diffusion XL: CLIP-L and OpenCLIP-G conditioning ({@link DualClipConditioner}), the SDXL UNet (linear
  * transformer projections, 64 channels per head, transformer depth per level, the added text/time embedding)
  * and the KL VAE scaled by 0.13025. Loads single-file (SGM) checkpoints and diffusers folders onto the same
- * canonical names; image-to-image and masked edits run on the ordinary 4-channel UNet. Large images are decoded in
- * blended tiles ({@link dev.easel.diffusion.model.vae.VaeTiling#DEFAULT}: above 96x96 latents, so SDXL's own
- * 1024x1024 is tiled).
+ * canonical names; image-to-image and masked edits run on the ordinary 4-channel UNet. Images are decoded whole
+ * where the memory available allows it (SDXL's own 1024x1024 needs about 3.2 GiB more), else in blended tiles
+ * ({@link dev.easel.diffusion.model.vae.VaeTiling#forAvailableMemory}, logged).
  *
  * <p>Defaults. A checkpoint cannot say whether it is a base model or a step-distilled one, so an SDXL base recipe
  * applies (1024x1024, 30 Euler steps, guidance 5) unless the file or folder name says "lightning": SDXL

@@ -284,7 +284,7 @@ public final class DiffusionPipeline implements ImagePipeline {
         }
     }
 
-    /** When the VAE decodes in tiles (by default {@link dev.easel.diffusion.model.vae.VaeTiling#DEFAULT}). */
+    /** When the VAE decodes in tiles; by default (null) only where the memory available requires it. */
     public synchronized void setVaeTiling(dev.easel.diffusion.model.vae.VaeTiling tiling) {
         vae.setTiling(tiling);
     }

@@ -1,5 +1,6 @@
 package dev.easel.diffusion.model.vae;
 
+import dev.easel.diffusion.family.MemoryCheck;
 import dev.easel.diffusion.model.ComponentLoader;
 import dev.easel.engine.graph.GraphBuilder;
 import dev.easel.engine.runtime.OnnxModel;
@@ -9,6 +10,7 @@ import dev.easel.engine.weights.WeightSource;
 
 import java.util.HashMap;
 import java.util.Map;
+import java.util.OptionalLong;
 
 /**
  * The VAE as the pipelines use it. Both halves are loaded up front (the encoder is small), so the
@@ -19,16 +21,18 @@ public final class VaeCodec implements AutoCloseable {
     private final VaeConfig config;
     private final OnnxModel decoder;
     private final OnnxModel encoder;
+    private static final System.Logger LOG = System.getLogger(VaeCodec.class.getName());
+    /** Null: tile only where the memory available requires it ({@link VaeTiling#forAvailableMemory}), decided per decode. */
     private volatile VaeTiling tiling;
 
-    /** With {@link VaeTiling#DEFAULT} tiling. */
+    /** Decoding whole where the memory available allows it, in tiles where it does not. */
     public VaeCodec(VaeConfig config, WeightSource weights, RuntimeOptions options) {
-        this(config, weights, options, VaeTiling.DEFAULT);
+        this(config, weights, options, null);
     }
 
     public VaeCodec(VaeConfig config, WeightSource weights, RuntimeOptions options, VaeTiling tiling) {
         this.config = config;
-        this.tiling = java.util.Objects.requireNonNull(tiling, "tiling");
+        this.tiling = tiling;
         // Both halves are checked together first, so one message lists every problem in the VAE.
         GraphBuilder decoderGraph = AutoencoderKL.decoder(config);
         GraphBuilder encoderGraph = AutoencoderKL.encoder(config);
@@ -59,6 +63,15 @@ public final class VaeCodec implements AutoCloseable {
      */
     public Map<String, FloatTensor> decode(FloatTensor latents) {
         VaeTiling t = tiling;
+        if (t == null) {
+            OptionalLong available = MemoryCheck.availableBytes();
+            t = available.isPresent() ? VaeTiling.forAvailableMemory(available.getAsLong()) : VaeTiling.DEFAULT;
+            if (t.tiles(latents.dim(2), latents.dim(3))) {
+                LOG.log(System.Logger.Level.INFO, "decoding {0}x{1} latents in tiles: a whole decode needs about {2} MiB, more than "
+                        + "the {3} MiB available", latents.dim(3), latents.dim(2),
+                        latents.dim(2) * latents.dim(3) * VaeTiling.WHOLE_DECODE_BYTES_PER_LATENT >> 20, available.orElse(0) >> 20);
+            }
+        }
         return t.tiles(latents.dim(2), latents.dim(3)) ? decodeTiled(latents, t) : decodeWhole(latents);
     }
 
@@ -77,13 +90,14 @@ public final class VaeCodec implements AutoCloseable {
         return 1 << (config.levels() - 1);
     }
 
+    /** The fixed tiling, or null when it follows the memory available. */
     public VaeTiling tiling() {
         return tiling;
     }
 
-    /** When {@link #decode} tiles from now on. */
+    /** When {@link #decode} tiles from now on; null: where the memory available requires it. */
     public void setTiling(VaeTiling tiling) {
-        this.tiling = java.util.Objects.requireNonNull(tiling, "tiling");
+        this.tiling = tiling;
     }
 
     /** Scaled latents (what the denoiser sees) to decoder input: z / scaling + shift. */

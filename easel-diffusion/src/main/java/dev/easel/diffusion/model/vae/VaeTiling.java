@@ -30,6 +30,23 @@ public record VaeTiling(int maxWholeArea, int maxTile, int minOverlap) {
      * powers of two, so 72x72 tiles already took 2.8 GiB).
      */
     public static final VaeTiling DEFAULT = new VaeTiling(96 * 96, 64, 8);
+    /**
+     * Memory a whole decode adds per latent position: measured 3.18 GiB for the real-size SDXL VAE (the SD 1.5 and
+     * FLUX.1 VAEs have the same widths) at 128x128 latents, i.e. 1024x1024 pixels (easel bench), with half again as
+     * margin.
+     */
+    public static final long WHOLE_DECODE_BYTES_PER_LATENT = (long) (3.18 * (1L << 30) / (128 * 128) * 1.5);
+
+    /**
+     * Decode whole whatever fits {@code availableBytes} by {@link #WHOLE_DECODE_BYTES_PER_LATENT} (and never less
+     * than {@link #DEFAULT} does), tiles as {@link #DEFAULT} above: with about 5 GiB free, 1024x1024 decodes whole, as
+     * the reference pipelines do (tiles change the image: per-tile GroupNorm statistics).
+     */
+    public static VaeTiling forAvailableMemory(long availableBytes) {
+        long whole = Math.max(DEFAULT.maxWholeArea, availableBytes / WHOLE_DECODE_BYTES_PER_LATENT);
+        return new VaeTiling((int) Math.min(Integer.MAX_VALUE, whole), DEFAULT.maxTile, DEFAULT.minOverlap);
+    }
+
     /** Always decode whole, whatever the size. */
     public static final VaeTiling NEVER = new VaeTiling(Integer.MAX_VALUE, Integer.MAX_VALUE, 0);
 
