@@ -21,6 +21,7 @@ import dev.easel.diffusion.tokenizer.ClipTokenizer;
 import dev.easel.diffusion.tokenizer.T5Tokenizer;
 import dev.easel.engine.runtime.RuntimeOptions;
 import dev.easel.engine.weights.WeightSource;
+import dev.easel.engine.weights.WeightsException;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -88,11 +89,13 @@ public final class Flux {
         FluxFiles opened = FluxFiles.open(files);
         try {
             FluxConfig transformer = ComponentLoader.inferConfig("transformer", opened.transformer(), FluxConfig::infer);
+            ClipTextConfig clipL = ComponentLoader.inferConfig("text_encoder", opened.clipL(), (n, s) -> ClipTextConfig.infer(n, s, true));
+            T5Config t5 = ComponentLoader.inferConfig("text_encoder_2", opened.t5(), T5Config::infer);
+            checkTextEncoders(transformer, clipL, t5, files.checkpoint().toString(), opened.clipL().location(), opened.t5().location());
             ClipTokenizer clipTokenizer = ClipTokenizer.bundled();
             return new Parts(transformer,
                     ComponentLoader.inferConfig("vae", opened.vae(), (n, s) -> VaeConfig.infer(n, s, VAE_SCALING, VAE_SHIFT)),
-                    ComponentLoader.inferConfig("text_encoder", opened.clipL(), (n, s) -> ClipTextConfig.infer(n, s, true)),
-                    ComponentLoader.inferConfig("text_encoder_2", opened.t5(), T5Config::infer),
+                    clipL, t5,
                     clipTokenizer, clipTokenizer.eosId(), T5Tokenizer.bundled(), scheduler(transformer),
                     component -> switch (component) {
                         case "transformer" -> opened.transformer();
@@ -113,13 +116,34 @@ public final class Flux {
         ClipTokenizer clipTokenizer = Files.isDirectory(clipTokenizerDir) ? ClipTokenizer.fromDiffusersFolder(clipTokenizerDir) : ClipTokenizer.bundled();
         Path spiece = folder.dir().resolve("tokenizer_2").resolve("spiece.model");
         FluxConfig transformer = FluxConfig.fromDiffusers(folder.config("transformer"));
+        ClipTextConfig clipL = ClipTextConfig.fromHuggingFace(folder.config("text_encoder"), false);
+        T5Config t5 = T5Config.fromHuggingFace(folder.config("text_encoder_2"));
+        checkTextEncoders(transformer, clipL, t5, folder.dir().resolve("transformer").toString(),
+                folder.dir().resolve("text_encoder").toString(), folder.dir().resolve("text_encoder_2").toString());
         SchedulerSettings settings = FolderScheduler.of(folder, scheduler(transformer)).settings();
-        return new Parts(transformer, VaeConfig.fromDiffusers(folder.config("vae")),
-                ClipTextConfig.fromHuggingFace(folder.config("text_encoder"), false),
-                T5Config.fromHuggingFace(folder.config("text_encoder_2")),
+        return new Parts(transformer, VaeConfig.fromDiffusers(folder.config("vae")), clipL, t5,
                 clipTokenizer, clipTokenizer.padId(), Files.isRegularFile(spiece) ? T5Tokenizer.fromFile(spiece) : T5Tokenizer.bundled(),
                 settings.withTimestepDivisor(1000f), folder::weights, () -> {
         });
+    }
+
+    /**
+     * The text encoders must be the transformer's own: T5's states are its context ({@code d_model} = the context
+     * width), CLIP-L's pooled output its global vector (hidden size = the pooled width). A text encoder of another
+     * model would otherwise load and only fail, obscurely, at the first image.
+     */
+    static void checkTextEncoders(FluxConfig transformer, ClipTextConfig clipL, T5Config t5,
+                                  String transformerAt, String clipAt, String t5At) {
+        if (t5.dModel() != transformer.contextDim()) {
+            throw new WeightsException(t5At + ": this T5 text encoder is " + t5.dModel() + " wide (d_model), but the FLUX.1 "
+                    + "transformer " + transformerAt + " takes T5 states " + transformer.contextDim()
+                    + " wide: the T5 file belongs to another model");
+        }
+        if (clipL.hidden() != transformer.pooledDim()) {
+            throw new WeightsException(clipAt + ": this CLIP-L text encoder is " + clipL.hidden() + " wide (hidden size), but "
+                    + "the FLUX.1 transformer " + transformerAt + " takes a pooled text vector " + transformer.pooledDim()
+                    + " wide: the CLIP-L file belongs to another model");
+        }
     }
 
     /** The variant's own schedule: schnell unshifted, dev shifted with the image's token count. */
