@@ -6,6 +6,7 @@ import dev.easel.engine.weights.SafetensorsWriter;
 import dev.easel.engine.weights.TensorData;
 import dev.easel.engine.weights.TensorInfo;
 import dev.easel.server.support.Fixtures;
+import dev.easel.server.support.FluxParts;
 import dev.easel.server.support.ReferenceCase;
 import org.junit.jupiter.api.DynamicTest;
 import org.junit.jupiter.api.Test;
@@ -21,9 +22,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.Random;
 import java.util.function.Function;
 import java.util.stream.IntStream;
@@ -41,32 +40,10 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  */
 class FluxGenerateCommandTest {
     private static final String FAMILY = "flux";
-    /** The file names FLUX.1's parts are downloaded under (BFL's and ComfyUI's), by the manifest's component key. */
-    private static final Map<String, String> DOWNLOAD_NAMES = Map.of(
-            "ae", "ae.safetensors", "clip_l", "clip_l.safetensors", "t5", "t5xxl_fp16.safetensors");
     private static final int USAGE_EXIT_CODE = 2;
 
     @TempDir
     Path tmp;
-
-    /** A case's four files: transformer, ae, clip_l, t5 (in that order, as the manifest names them). */
-    record FluxFiles(Path transformer, Path ae, Path clipL, Path t5) {
-        /** {@code flux1-dev.safetensors} for a guidance-distilled transformer, else {@code flux1-schnell.safetensors}. */
-        String transformerDownloadName() {
-            try (SafetensorsFile f = SafetensorsFile.open(transformer)) {
-                boolean dev = f.names().stream().anyMatch(n -> n.startsWith("guidance_in."));
-                return dev ? "flux1-dev.safetensors" : "flux1-schnell.safetensors";
-            }
-        }
-
-        Map<String, Path> components() {
-            Map<String, Path> m = new LinkedHashMap<>();
-            m.put("ae", ae);
-            m.put("clip_l", clipL);
-            m.put("t5", t5);
-            return m;
-        }
-    }
 
     static List<ReferenceCase> cases() {
         List<ReferenceCase> cases = ReferenceCase.of(FAMILY);
@@ -74,29 +51,11 @@ class FluxGenerateCommandTest {
         return cases;
     }
 
-    /** The case's files; the test is skipped (with the reason) when the fixture directory lacks one. */
-    static FluxFiles filesOf(ReferenceCase c) {
-        List<Path> paths = new ArrayList<>();
-        for (String component : List.of("transformer", "ae", "clip_l", "t5")) {
-            Path p = c.singleFile(component).orElse(null);
-            assumeTrue(p != null, c + ": the manifest names no single-file " + component);
-            assumeTrue(Files.isRegularFile(p), c + ": " + p + " is not in the fixture directory");
-            paths.add(p);
-        }
-        return new FluxFiles(paths.get(0), paths.get(1), paths.get(2), paths.get(3));
-    }
-
-    /** The first case whose files are all present (for the bad-input tests). */
-    static FluxFiles anyFiles() {
-        for (ReferenceCase c : cases()) {
-            try {
-                return filesOf(c);
-            } catch (org.opentest4j.TestAbortedException lacking) {
-                // try the next case
-            }
-        }
-        assumeTrue(false, "no " + FAMILY + " case has all four files");
-        return null;
+    /** The files of the first case that has them all (for the bad-input tests). */
+    static FluxParts anyFiles() {
+        ReferenceCase c = cases().stream().filter(FluxParts::present).findFirst().orElse(null);
+        assumeTrue(c != null, "no " + FAMILY + " case has all four files under " + Fixtures.root());
+        return FluxParts.of(c);
     }
 
     // ---------------------------------------------------------------- the reference cases
@@ -104,9 +63,8 @@ class FluxGenerateCommandTest {
     @TestFactory
     Stream<DynamicTest> everyCaseWithItsComponentsNamedByFlag() {
         return cases().stream().map(c -> DynamicTest.dynamicTest(c.name(), () -> {
-            FluxFiles f = filesOf(c);
-            reproduce(c, f.transformer(), List.of("--vae", f.ae().toString(), "--clip-l", f.clipL().toString(),
-                    "--t5", f.t5().toString()));
+            FluxParts f = FluxParts.of(c);
+            reproduce(c, f.transformer(), f.componentFlags());
         }));
     }
 
@@ -114,10 +72,10 @@ class FluxGenerateCommandTest {
     @TestFactory
     Stream<DynamicTest> everyCaseWithItsComponentsFoundBesideTheTransformer() {
         return cases().stream().map(c -> DynamicTest.dynamicTest(c.name(), () -> {
-            FluxFiles f = filesOf(c);
+            FluxParts f = FluxParts.of(c);
             Path folder = Files.createDirectories(tmp.resolve("downloads-" + c.dir().getFileName()));
             Path transformer = Files.createSymbolicLink(folder.resolve(f.transformerDownloadName()), f.transformer());
-            for (var e : f.components().entrySet()) Files.createSymbolicLink(folder.resolve(DOWNLOAD_NAMES.get(e.getKey())), e.getValue());
+            for (var e : f.componentsByDownloadName().entrySet()) Files.createSymbolicLink(folder.resolve(e.getKey()), e.getValue());
             reproduce(c, transformer, List.of());
         }));
     }
@@ -139,14 +97,14 @@ class FluxGenerateCommandTest {
 
     @Test
     void sizeThatIsNotAMultipleOfSixteen() {
-        FluxFiles f = anyFiles();
-        CliRun run = generate(f.transformer(), flags(f), "--size", "72x64");
+        FluxParts f = anyFiles();
+        CliRun run = generate(f.transformer(), f.componentFlags(), "--size", "72x64");
         assertCleanFailure(run, "--size", "multiples of 16", "72x64", "FLUX.1");
     }
 
     @Test
     void transformerAloneInAFolderNamesTheMissingAutoencoderAndItsFlag() throws IOException {
-        FluxFiles f = anyFiles();
+        FluxParts f = anyFiles();
         Path alone = Files.createDirectories(tmp.resolve("alone"));
         Path transformer = Files.createSymbolicLink(alone.resolve(f.transformerDownloadName()), f.transformer());
         CliRun run = generate(transformer, List.of());
@@ -155,13 +113,14 @@ class FluxGenerateCommandTest {
 
     /** Every part but one beside the transformer: the error names the one missing and the flag that gives it. */
     @ParameterizedTest
-    @CsvSource({"ae, autoencoder, --vae", "clip_l, CLIP-L, --clip-l", "t5, T5, --t5"})
+    @CsvSource({"ae.safetensors, autoencoder, --vae", "clip_l.safetensors, CLIP-L, --clip-l", "t5xxl_fp16.safetensors, T5, --t5"})
     void oneComponentMissingFromTheFolder(String missing, String description, String flag) throws IOException {
-        FluxFiles f = anyFiles();
+        FluxParts f = anyFiles();
         Path folder = Files.createDirectories(tmp.resolve("without-" + missing));
         Path transformer = Files.createSymbolicLink(folder.resolve(f.transformerDownloadName()), f.transformer());
-        for (var e : f.components().entrySet()) {
-            if (!e.getKey().equals(missing)) Files.createSymbolicLink(folder.resolve(DOWNLOAD_NAMES.get(e.getKey())), e.getValue());
+        assertThat(f.componentsByDownloadName()).containsKey(missing);
+        for (var e : f.componentsByDownloadName().entrySet()) {
+            if (!e.getKey().equals(missing)) Files.createSymbolicLink(folder.resolve(e.getKey()), e.getValue());
         }
         CliRun run = generate(transformer, List.of());
         assertCleanFailure(run, description, flag);
@@ -170,7 +129,7 @@ class FluxGenerateCommandTest {
     /** A T5 encoder whose width is not the transformer's context width (a T5 of another model). */
     @Test
     void t5OfAnotherWidth() {
-        FluxFiles f = anyFiles();
+        FluxParts f = anyFiles();
         long width;
         try (SafetensorsFile t5 = SafetensorsFile.open(f.t5())) {
             width = t5.info("shared.weight").shape()[1];
@@ -186,7 +145,7 @@ class FluxGenerateCommandTest {
     /** A CLIP-L whose hidden size is not the transformer's pooled width (the CLIP of another model). */
     @Test
     void clipLOfAnotherWidth() {
-        FluxFiles f = anyFiles();
+        FluxParts f = anyFiles();
         long hidden;
         try (SafetensorsFile clip = SafetensorsFile.open(f.clipL())) {
             String finalNorm = clip.names().stream().filter(n -> n.endsWith("final_layer_norm.weight")).findFirst().orElseThrow();
@@ -203,7 +162,7 @@ class FluxGenerateCommandTest {
     /** A "scaled fp8" T5 (marker tensor present) with an fp8 weight but no scale for it: damaged or not really scaled. */
     @Test
     void scaledFp8T5MissingItsScales() {
-        FluxFiles f = anyFiles();
+        FluxParts f = anyFiles();
         Path broken = tmp.resolve("t5xxl_fp8_e4m3fn_scaled.safetensors");
         String fp8 = writeScaledFp8WithoutScales(f.t5(), broken);
         CliRun run = generate(f.transformer(), List.of("--vae", f.ae().toString(), "--clip-l", f.clipL().toString(),
@@ -213,7 +172,7 @@ class FluxGenerateCommandTest {
 
     @Test
     void maskWithAFluxModel() throws IOException {
-        FluxFiles f = anyFiles();
+        FluxParts f = anyFiles();
         ReferenceCase c = cases().getFirst();
         Path source = tmp.resolve("source.png");
         ImageIO.write(new BufferedImage(c.width(), c.height(), BufferedImage.TYPE_INT_RGB), "png", source.toFile());
@@ -221,15 +180,11 @@ class FluxGenerateCommandTest {
         white.getGraphics().fillRect(0, 0, c.width(), c.height());
         Path mask = tmp.resolve("mask.png");
         ImageIO.write(white, "png", mask.toFile());
-        CliRun run = generate(f.transformer(), flags(f), "--image", source.toString(), "--mask", mask.toString());
+        CliRun run = generate(f.transformer(), f.componentFlags(), "--image", source.toString(), "--mask", mask.toString());
         assertCleanFailure(run, "--mask", "masked edits are not supported", "FLUX.1");
     }
 
     // ---------------------------------------------------------------- helpers
-
-    private static List<String> flags(FluxFiles f) {
-        return List.of("--vae", f.ae().toString(), "--clip-l", f.clipL().toString(), "--t5", f.t5().toString());
-    }
 
     /** A valid small FLUX.1 command (64x64 unless overridden, 2 steps) with {@code extra} appended. */
     private CliRun generate(Path transformer, List<String> componentFlags, String... extra) {
