@@ -19,6 +19,7 @@ import dev.easel.server.support.Fixtures;
 import dev.easel.server.support.FluxParts;
 import dev.easel.server.support.Http;
 import dev.easel.server.support.ReferenceCase;
+import dev.easel.server.support.TestImages;
 import dev.easel.server.support.TestServer;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -152,6 +153,17 @@ class FluxSdkTest {
                     .isInstanceOfSatisfying(BadRequestException.class, e -> assertThat(e.param()).hasValue("size"))
                     .hasMessageContaining("16");
         }
+    }
+
+    @Test
+    void aMaskedEditIsRefusedAsNotSupported() {
+        assertThatThrownBy(() -> client(server.pro).images().edit(ImageEditParams.builder()
+                .model(SCHNELL).prompt("a lighthouse")
+                .image(TestImages.png(64, 64, 0x336699))
+                .mask(TestImages.mask(64, 64, 16, 16, 48, 48))
+                .build()))
+                .isInstanceOfSatisfying(BadRequestException.class, e -> assertThat(e.param()).hasValue("mask"))
+                .hasMessageContaining("not supported");
     }
 
     @Test
