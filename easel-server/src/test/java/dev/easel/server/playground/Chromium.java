@@ -1,0 +1,120 @@
+package dev.easel.server.playground;
+
+import org.openqa.selenium.By;
+import org.openqa.selenium.JavascriptExecutor;
+import org.openqa.selenium.OutputType;
+import org.openqa.selenium.WebElement;
+import org.openqa.selenium.chrome.ChromeDriver;
+import org.openqa.selenium.chrome.ChromeDriverService;
+import org.openqa.selenium.chrome.ChromeOptions;
+import org.openqa.selenium.support.ui.ExpectedCondition;
+import org.openqa.selenium.support.ui.WebDriverWait;
+
+import java.io.File;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Base64;
+import java.util.Optional;
+
+/**
+ * A headless Chromium driven through chromedriver (Debian's {@code chromium} and {@code chromium-driver};
+ * other paths through {@code -Deasel.chromium=} and {@code -Deasel.chromedriver=}). Both binaries are given
+ * explicitly, so Selenium never looks for or downloads a browser or a driver.
+ */
+final class Chromium implements AutoCloseable {
+    static final Path SCREENSHOTS = Path.of("target", "playground-screenshots");
+
+    final ChromeDriver driver;
+
+    private Chromium(ChromeDriver driver) {
+        this.driver = driver;
+    }
+
+    /** Why the browser tests cannot run here, or empty when they can. */
+    static Optional<String> missing() {
+        if (!Files.isExecutable(browser())) {
+            return Optional.of("no Chromium at " + browser() + ": install Debian's chromium and chromium-driver "
+                    + "(.ci/run does) or set -Deasel.chromium= and -Deasel.chromedriver=");
+        }
+        if (!Files.isExecutable(chromedriver())) {
+            return Optional.of("no chromedriver at " + chromedriver() + ": install Debian's chromium-driver "
+                    + "(.ci/run does) or set -Deasel.chromedriver=");
+        }
+        return Optional.empty();
+    }
+
+    static Path browser() {
+        return Path.of(System.getProperty("easel.chromium", "/usr/bin/chromium"));
+    }
+
+    static Path chromedriver() {
+        return Path.of(System.getProperty("easel.chromedriver", "/usr/bin/chromedriver"));
+    }
+
+    static Chromium start() {
+        ChromeOptions options = new ChromeOptions();
+        options.setBinary(browser().toFile());
+        options.addArguments("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage", "--window-size=1280,1000",
+                "--lang=en-US");
+        ChromeDriverService service = new ChromeDriverService.Builder()
+                .usingDriverExecutable(chromedriver().toFile())
+                .usingAnyFreePort()
+                .build();
+        ChromeDriver driver = new ChromeDriver(service, options);
+        driver.manage().timeouts().scriptTimeout(Duration.ofSeconds(30));
+        return new Chromium(driver);
+    }
+
+    WebElement find(String css) {
+        return driver.findElement(By.cssSelector(css));
+    }
+
+    Object js(String script, Object... args) {
+        return ((JavascriptExecutor) driver).executeScript(script, args);
+    }
+
+    Object jsAsync(String script, Object... args) {
+        return ((JavascriptExecutor) driver).executeAsyncScript(script, args);
+    }
+
+    <T> T await(String what, ExpectedCondition<T> condition) {
+        return new WebDriverWait(driver, Duration.ofSeconds(90)).withMessage(what).until(condition);
+    }
+
+    /** The bytes behind a URL the page can read (blob:, data:, same-origin), as the page sees them. */
+    byte[] bytesOf(String url) {
+        Object b64 = jsAsync("""
+                const done = arguments[arguments.length - 1];
+                fetch(arguments[0]).then((r) => r.arrayBuffer()).then((buffer) => {
+                  const bytes = new Uint8Array(buffer);
+                  let s = '';
+                  for (let i = 0; i < bytes.length; i++) s += String.fromCharCode(bytes[i]);
+                  done(btoa(s));
+                }).catch((e) => done('ERROR ' + e));""", url);
+        String text = String.valueOf(b64);
+        if (text.startsWith("ERROR")) throw new AssertionError("the page could not read " + url + ": " + text);
+        return Base64.getDecoder().decode(text);
+    }
+
+    /** Writes a screenshot of the whole window under target/playground-screenshots. */
+    Path screenshot(String name) {
+        try {
+            Files.createDirectories(SCREENSHOTS);
+            Path file = SCREENSHOTS.resolve(name + ".png");
+            File shot = driver.getScreenshotAs(OutputType.FILE);
+            Files.copy(shot.toPath(), file, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+            return file;
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    @Override
+    public void close() {
+        driver.quit();
+    }
+}
