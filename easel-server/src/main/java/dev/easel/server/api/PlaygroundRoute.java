@@ -23,7 +23,7 @@ final class PlaygroundRoute {
             "css", "text/css; charset=utf-8",
             "js", "text/javascript; charset=utf-8",
             "svg", "image/svg+xml");
-    private static final String CSP = "default-src 'self'; img-src 'self' data: blob:; connect-src 'self'; "
+    private static final String CSP = "default-src 'self'; img-src 'self' data: blob:; connect-src 'self' blob:; "
             + "style-src 'self'; script-src 'self'; object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
     private final Map<String, Optional<byte[]>> cache = new ConcurrentHashMap<>();

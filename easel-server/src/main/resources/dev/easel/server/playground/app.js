@@ -754,7 +754,9 @@ async function refreshAdmin() {
       tr.append(td);
     }
     const td = document.createElement('td');
-    if (!k.revoked_at) {
+    if (state.usage && k.id === state.usage.key.id) {
+      td.textContent = 'this key';
+    } else if (!k.revoked_at) {
       const revoke = button('Revoke', async () => {
         if (revoke.dataset.confirm !== 'yes') {
           revoke.dataset.confirm = 'yes';
@@ -859,6 +861,9 @@ for (const t of tabs) {
 
 // ---------------------------------------------------------------- start
 
+// The submit buttons stay disabled until now, so that Enter before the script ran does nothing.
+for (const id of ['key-use', 'run', 'admin-create']) $(id).disabled = false;
+document.documentElement.dataset.ready = 'true';
 const saved = store.savedKey();
 if (saved) {
   $('key-input').value = saved;

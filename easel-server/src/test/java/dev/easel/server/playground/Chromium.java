@@ -2,7 +2,6 @@ package dev.easel.server.playground;
 
 import org.openqa.selenium.By;
 import org.openqa.selenium.JavascriptExecutor;
-import org.openqa.selenium.OutputType;
 import org.openqa.selenium.WebElement;
 import org.openqa.selenium.chrome.ChromeDriver;
 import org.openqa.selenium.chrome.ChromeDriverService;
@@ -10,13 +9,13 @@ import org.openqa.selenium.chrome.ChromeOptions;
 import org.openqa.selenium.support.ui.ExpectedCondition;
 import org.openqa.selenium.support.ui.WebDriverWait;
 
-import java.io.File;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Base64;
+import java.util.Map;
 import java.util.Optional;
 
 /**
@@ -100,13 +99,17 @@ final class Chromium implements AutoCloseable {
         return Base64.getDecoder().decode(text);
     }
 
-    /** Writes a screenshot of the whole window under target/playground-screenshots. */
+    /** Writes a screenshot of the whole page (not only what the window shows) under target/playground-screenshots. */
     Path screenshot(String name) {
         try {
             Files.createDirectories(SCREENSHOTS);
             Path file = SCREENSHOTS.resolve(name + ".png");
-            File shot = driver.getScreenshotAs(OutputType.FILE);
-            Files.copy(shot.toPath(), file, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+            Number width = (Number) js("return window.innerWidth");
+            Number height = (Number) js("return document.documentElement.scrollHeight");
+            Map<String, Object> shot = driver.executeCdpCommand("Page.captureScreenshot", Map.of(
+                    "format", "png", "captureBeyondViewport", true,
+                    "clip", Map.of("x", 0, "y", 0, "width", width, "height", height, "scale", 1)));
+            Files.write(file, Base64.getDecoder().decode((String) shot.get("data")));
             return file;
         } catch (IOException e) {
             throw new UncheckedIOException(e);

@@ -77,6 +77,7 @@ class PlaygroundBrowserTest {
                 const req = indexedDB.deleteDatabase('easel-playground');
                 req.onsuccess = req.onerror = req.onblocked = () => done(true);""");
         browser.driver.get(server.baseUrl() + "/");
+        browser.await("the page's script", d -> "true".equals(browser.js("return document.documentElement.dataset.ready")));
     }
 
     // ------------------------------------------------------------------------------------------ tests
@@ -114,6 +115,7 @@ class PlaygroundBrowserTest {
         WebElement entry = browser.await("the history entry", ExpectedConditions.presenceOfElementLocated(
                 By.cssSelector("#history-list li[data-id]")));
         assertThat(entry.getText()).contains("a lighthouse at dusk", "1234", "64x64", SD15);
+        assertThat(browser.find("#workspace").isDisplayed()).as("only the history is shown").isFalse();
         browser.screenshot("03-history");
 
         // "copy as code" for the entry: the same request and seed
@@ -144,6 +146,7 @@ class PlaygroundBrowserTest {
 
         // a brush stroke across row 20, then the eraser on its middle
         WebElement canvas = browser.find("#mask-canvas");
+        browser.js("arguments[0].scrollIntoView({block: 'center'});", canvas); // offsets are from its in-view center
         new Actions(browser.driver).moveToElement(canvas, dx(canvas, 10), dy(canvas, 20)).clickAndHold()
                 .moveToElement(canvas, dx(canvas, 32), dy(canvas, 20))
                 .moveToElement(canvas, dx(canvas, 54), dy(canvas, 20)).release().perform();
