@@ -41,6 +41,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 class PlaygroundBrowserTest {
     static final String SD15 = "stable-diffusion-1.5";
     static final String PRO_MODEL = "sdxl_lightning_4step.safetensors";
+    static final Path NODE_PROJECT = Path.of("src/test/node");
     static final PacedPipeline.Pacing pacing = new PacedPipeline.Pacing();
     static TestServer server;
     static Http http;
@@ -128,6 +129,42 @@ class PlaygroundBrowserTest {
         browser.find("#code [data-lang='node']").click();
         assertThat(code.getDomProperty("value")).contains("client.images.generate({", "seed: 1234");
         browser.screenshot("04-copy-as-code");
+    }
+
+    /** The curl and Node snippets of "copy as code", run as a user would run them, make the image the page shows. */
+    @Test
+    void copiedCodeMakesTheSameImage() throws Exception {
+        useKey(server.free, "free");
+        type("#prompt", "a lighthouse, \"quoted\" and 'single-quoted'");
+        type("#negative", "blurry");
+        type("#steps", "5");
+        fixSeed(4321);
+        browser.find("#run").click();
+        byte[] shown = browser.bytesOf(awaitFinal().findElement(By.tagName("img")).getAttribute("src"));
+        browser.find("#code summary").click();
+        Path dir = Files.createDirectories(Path.of("target", "playground-snippets"));
+        int ran = 0;
+        if (onPath("curl") && onPath("jq") && onPath("base64")) {
+            browser.find("#code [data-lang='curl']").click();
+            Files.writeString(dir.resolve("snippet.sh"), browser.find("#code-text").getDomProperty("value"));
+            Files.deleteIfExists(dir.resolve("image.png"));
+            runIn(dir, "bash", "snippet.sh");
+            assertSamePixels(shown, Files.readAllBytes(dir.resolve("image.png")));
+            ran++;
+        }
+        Path nodeModules = NODE_PROJECT.resolve("node_modules").toAbsolutePath();
+        if (onPath("node") && Files.isDirectory(nodeModules.resolve("openai"))) {
+            if (!Files.exists(dir.resolve("node_modules"), java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+                Files.createSymbolicLink(dir.resolve("node_modules"), nodeModules);
+            }
+            browser.find("#code [data-lang='node']").click();
+            Files.writeString(dir.resolve("snippet.mjs"), browser.find("#code-text").getDomProperty("value"));
+            Files.deleteIfExists(dir.resolve("image-0.png"));
+            runIn(dir, "node", "snippet.mjs");
+            assertSamePixels(shown, Files.readAllBytes(dir.resolve("image-0.png")));
+            ran++;
+        }
+        assumeTrue(ran > 0, "neither curl with jq nor node with the openai package (npm ci in src/test/node) is here");
     }
 
     @Test
@@ -374,6 +411,25 @@ class PlaygroundBrowserTest {
             for (int x = 0; x < a.getWidth(); x++) if ((a.getRGB(x, y) & 0xffffff) != (b.getRGB(x, y) & 0xffffff)) differing++;
         }
         assertThat(differing).as("pixels that differ from the API's image").isZero();
+    }
+
+    static boolean onPath(String tool) {
+        for (String dir : System.getenv().getOrDefault("PATH", "").split(java.io.File.pathSeparator)) {
+            if (!dir.isEmpty() && Files.isExecutable(Path.of(dir, tool))) return true;
+        }
+        return false;
+    }
+
+    /** Runs a snippet with the key in EASEL_API_KEY, as its note tells the user to. */
+    static void runIn(Path dir, String... command) throws Exception {
+        ProcessBuilder pb = new ProcessBuilder(command).directory(dir.toFile()).redirectErrorStream(true);
+        pb.environment().put("EASEL_API_KEY", server.free);
+        Process p = pb.start();
+        boolean done = p.waitFor(120, java.util.concurrent.TimeUnit.SECONDS);
+        String output = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        if (!done) p.destroyForcibly();
+        assertThat(done).as("%s finished", String.join(" ", command)).isTrue();
+        assertThat(p.exitValue()).as(output).isZero();
     }
 
     static void sleep(long millis) {
