@@ -45,7 +45,7 @@ function slotElement(slot) {
 
 function describe(e) {
   if (!(e instanceof ApiError)) return `Something went wrong: ${e.message || e}`;
-  const wait = e.retryAfter != null ? ` Try again in ${e.retryAfter} second${e.retryAfter === 1 ? '' : 's'}.` : '';
+  const wait = e.retryAfter != null ? ` Try again in ${duration(e.retryAfter)}.` : '';
   switch (e.status) {
     case 0: return e.message;
     case 401: return `Your key was refused (401): ${e.message}`;
@@ -58,6 +58,12 @@ function describe(e) {
     case 504: return `Timed out (504): ${e.message}`;
     default: return e.status >= 500 ? `Server error (${e.status}): ${e.message}` : `${e.message} (${e.status})`;
   }
+}
+
+function duration(seconds) {
+  if (seconds < 120) return `${seconds} second${seconds === 1 ? '' : 's'}`;
+  if (seconds < 7200) return `${Math.round(seconds / 60)} minutes`;
+  return `about ${Math.round(seconds / 3600)} hours`;
 }
 
 function showError(e, fallback) {

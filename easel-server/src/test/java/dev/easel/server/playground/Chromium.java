@@ -26,6 +26,13 @@ import java.util.Optional;
 final class Chromium implements AutoCloseable {
     static final Path SCREENSHOTS = Path.of("target", "playground-screenshots");
 
+    /** Selenium warns that it has no CDP bindings for this exact Chromium version; the tests use none of them. */
+    private static final java.util.logging.Logger CDP_VERSION_LOG = java.util.logging.Logger.getLogger("org.openqa.selenium.devtools.CdpVersionFinder");
+
+    static {
+        CDP_VERSION_LOG.setLevel(java.util.logging.Level.SEVERE);
+    }
+
     final ChromeDriver driver;
 
     private Chromium(ChromeDriver driver) {

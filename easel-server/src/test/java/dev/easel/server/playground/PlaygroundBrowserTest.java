@@ -49,7 +49,10 @@ class PlaygroundBrowserTest {
 
     @BeforeAll
     static void start() {
-        assumeTrue(Chromium.missing().isEmpty(), () -> "playground browser tests skipped: " + Chromium.missing().get());
+        if (Chromium.missing().isPresent()) {
+            System.err.println("PlaygroundBrowserTest is skipped: " + Chromium.missing().get());
+            return;
+        }
         server = TestServer.builder()
                 .model(SD15, Fixtures.sd15Diffusers())
                 .model(PRO_MODEL, Fixtures.sdxlSingleFile())
@@ -69,6 +72,7 @@ class PlaygroundBrowserTest {
     /** Every test starts on a fresh page with nothing stored in the browser. */
     @BeforeEach
     void freshPage() {
+        assumeTrue(browser != null, () -> "skipped: " + Chromium.missing().orElse("the browser did not start"));
         pacing.stepMillis = 0;
         browser.driver.manage().window().setSize(new Dimension(1280, 1000));
         browser.driver.get(server.baseUrl() + "/");
@@ -345,6 +349,40 @@ class PlaygroundBrowserTest {
         Number overflow = (Number) browser.js("return document.documentElement.scrollWidth - document.documentElement.clientWidth;");
         assertThat(overflow.intValue()).as("no sideways scrolling at phone width").isLessThanOrEqualTo(0);
         browser.screenshot("13-phone-width");
+    }
+
+    /** 429 with Retry-After beside the run button, 413 beside the image, from a server with tight limits. */
+    @Test
+    void limitAndSizeErrorsAreShownInWordsNearTheirControl() throws Exception {
+        try (TestServer tight = TestServer.builder().fakeModel(SD15)
+                .set("tiers.free.images-per-day", "1")
+                .set("limits.max-body-mb", "1")
+                .start()) {
+            browser.driver.get(tight.baseUrl() + "/");
+            browser.await("the page's script", d -> "true".equals(browser.js("return document.documentElement.dataset.ready")));
+            useKey(tight.free, "free");
+            type("#prompt", "one a day");
+            browser.find("#run").click();
+            awaitFinal();
+            browser.find("#run").click();
+            WebElement limit = browser.await("the 429 message", ExpectedConditions.visibilityOfElementLocated(By.id("run-error")));
+            assertThat(limit.getText()).startsWith("Limit reached (429): ").matches("(?s).*Try again in (\\d+ seconds?|\\d+ minutes|about \\d+ hours)\\.$");
+            browser.screenshot("14-rate-limited");
+
+            browser.find("#tab-edit").click();
+            BufferedImage noise = new BufferedImage(700, 700, BufferedImage.TYPE_INT_RGB);
+            java.util.Random random = new java.util.Random(1);
+            for (int y = 0; y < 700; y++) for (int x = 0; x < 700; x++) noise.setRGB(x, y, random.nextInt());
+            Path big = Files.createTempFile("playground-big", ".png");
+            Files.write(big, TestImages.write(noise, "png"));
+            assertThat(Files.size(big)).isGreaterThan(1L << 20);
+            browser.find("#source-file").sendKeys(big.toAbsolutePath().toString());
+            browser.await("the source image", ExpectedConditions.visibilityOfElementLocated(By.id("mask-canvas")));
+            browser.find("#run").click();
+            WebElement tooLarge = browser.await("the 413 message", ExpectedConditions.visibilityOfElementLocated(By.id("image-error")));
+            assertThat(tooLarge.getText()).startsWith("Too large (413): ");
+            browser.screenshot("15-too-large");
+        }
     }
 
     // ------------------------------------------------------------------------------------------ helpers
