@@ -1,5 +1,6 @@
 package dev.easel.server.playground;
 
+import dev.easel.diffusion.family.ModelFamily;
 import dev.easel.diffusion.image.RgbImage;
 import dev.easel.diffusion.pipeline.GenerationCancelled;
 import dev.easel.diffusion.pipeline.GenerationRequest;
@@ -79,18 +80,13 @@ final class PacedPipeline implements ImagePipeline {
     }
 
     @Override
-    public String family() {
+    public ModelFamily family() {
         return delegate.family();
     }
 
     @Override
     public ModelDefaults defaults() {
         return delegate.defaults();
-    }
-
-    @Override
-    public int sizeMultiple() {
-        return delegate.sizeMultiple();
     }
 
     @Override
