@@ -67,10 +67,10 @@ class SchedulerFixtureTest {
     @TestFactory
     Stream<DynamicContainer> everyCaseWithAScheduler() {
         return casesWithScheduler().stream().map(c -> DynamicContainer.dynamicContainer(c.toString(), Stream.of(
-                DynamicTest.dynamicTest(c + " timesteps", () -> checkTimesteps(c)),
-                DynamicTest.dynamicTest(c + " sigmas", () -> checkSigmas(c)),
-                DynamicTest.dynamicTest(c + " start latents", () -> checkStartLatents(c)),
-                DynamicTest.dynamicTest(c + " every step", () -> checkSteps(c)))));
+                DynamicTest.dynamicTest("timesteps", () -> checkTimesteps(c)),
+                DynamicTest.dynamicTest("sigmas", () -> checkSigmas(c)),
+                DynamicTest.dynamicTest("start latents", () -> checkStartLatents(c)),
+                DynamicTest.dynamicTest("every step", () -> checkSteps(c)))));
     }
 
     static void checkTimesteps(FixtureCase c) {
