@@ -51,7 +51,7 @@ public final class Flux {
     /** The parts of a FLUX.1 model, configured and with their weights under canonical names, nothing loaded yet. */
     public record Parts(FluxConfig transformer, VaeConfig vae, ClipTextConfig clipL, T5Config t5,
                         ClipTokenizer clipTokenizer, int clipPadId, T5Tokenizer t5Tokenizer, SchedulerSettings scheduler,
-                        Function<String, WeightSource> weights, AutoCloseable owned) implements AutoCloseable {
+                        Function<String, WeightSource> weights, Owned owned) implements AutoCloseable {
 
         public boolean guidanceDistilled() {
             return transformer.guidanceEmbeds();
@@ -72,13 +72,7 @@ public final class Flux {
 
         @Override
         public void close() {
-            try {
-                owned.close();
-            } catch (RuntimeException e) {
-                throw e;
-            } catch (Exception e) {
-                throw new IllegalStateException("closing " + owned + " failed", e);
-            }
+            owned.close();
         }
     }
 
@@ -102,7 +96,7 @@ public final class Flux {
                         case "text_encoder" -> opened.clipL();
                         case "text_encoder_2" -> opened.t5();
                         default -> throw new IllegalArgumentException("a FLUX.1 model has no component " + component);
-                    }, opened);
+                    }, opened::close);
         } catch (RuntimeException e) {
             opened.close();
             throw e;
@@ -120,8 +114,7 @@ public final class Flux {
                 ClipTextConfig.fromHuggingFace(folder.config("text_encoder"), false),
                 T5Config.fromHuggingFace(folder.config("text_encoder_2")),
                 clipTokenizer, clipTokenizer.padId(), Files.isRegularFile(spiece) ? T5Tokenizer.fromFile(spiece) : T5Tokenizer.bundled(),
-                settings.withTimestepDivisor(1000f), folder::weights, () -> {
-        });
+                settings.withTimestepDivisor(1000f), folder::weights, Owned.NOTHING);
     }
 
     /** The variant's own schedule: schnell unshifted, dev shifted with the image's token count. */
