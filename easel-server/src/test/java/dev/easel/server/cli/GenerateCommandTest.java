@@ -135,23 +135,6 @@ class GenerateCommandTest {
         assertThat(run.err()).containsIgnoringCase("no such file");
     }
 
-    /** The Flux checkpoints of the fixtures, in every layout present. */
-    static Stream<Path> fluxCheckpoints() {
-        List<Path> models = new ArrayList<>(Fixtures.singleFiles("flux"));
-        Fixtures.diffusersFolder("flux").ifPresent(models::add);
-        assumeTrue(!models.isEmpty(), "no flux checkpoint in " + fixtures());
-        return models.stream();
-    }
-
-    @ParameterizedTest
-    @MethodSource("fluxCheckpoints")
-    void checkpointOfAnotherFamily(Path other) {
-        assertThat(other).exists();
-        CliRun run = generate("--model", other.toString());
-        assertCleanFailure(run, "FLUX.1");
-        assertThat(run.err()).containsIgnoringCase("Stable Diffusion 1");
-    }
-
     @Test
     void textFileAsModel() throws IOException {
         Path notes = Files.writeString(tmp.resolve("model.safetensors"), "these are my notes about models, not a model\n");
