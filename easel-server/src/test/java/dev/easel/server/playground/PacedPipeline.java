@@ -1,6 +1,6 @@
 package dev.easel.server.playground;
 
-import dev.easel.diffusion.family.ModelFamily;
+import dev.easel.server.support.DelegatingPipeline;
 import dev.easel.diffusion.image.RgbImage;
 import dev.easel.diffusion.pipeline.GenerationCancelled;
 import dev.easel.diffusion.pipeline.GenerationRequest;
@@ -18,7 +18,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  * A real pipeline whose steps take at least {@link Pacing#stepMillis} (so that a browser can see its previews and
  * cancel it mid-run), and that records how its last call ended. Images are the real pipeline's, untouched.
  */
-final class PacedPipeline implements ImagePipeline {
+final class PacedPipeline extends DelegatingPipeline {
     /** Steps the last call finished, and how it ended: "running", "completed", "cancelled" or "failed". */
     final AtomicInteger lastSteps = new AtomicInteger();
     volatile String lastOutcome = "none";
@@ -80,27 +80,7 @@ final class PacedPipeline implements ImagePipeline {
     }
 
     @Override
-    public ModelFamily family() {
-        return delegate.family();
-    }
-
-    @Override
-    public ModelDefaults defaults() {
-        return delegate.defaults();
-    }
-
-    @Override
-    public RgbImage preview(FloatTensor latents, int index) {
-        return delegate.preview(latents, index);
-    }
-
-    @Override
-    public long memoryBytes() {
-        return delegate.memoryBytes();
-    }
-
-    @Override
-    public void close() {
-        delegate.close();
+    protected ImagePipeline delegate() {
+        return delegate;
     }
 }
