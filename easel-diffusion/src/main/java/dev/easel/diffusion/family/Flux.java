@@ -25,6 +25,7 @@ import dev.easel.engine.weights.WeightsException;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.function.Function;
 
 /**
@@ -43,6 +44,7 @@ public final class Flux {
     public static final int DEV_TEXT_TOKENS = 512;
     public static final ModelDefaults SCHNELL_DEFAULTS = ModelFamily.FLUX.defaults();
     public static final ModelDefaults DEV_DEFAULTS = SCHNELL_DEFAULTS.withSteps(28).withGuidanceScale(3.5f);
+    private static final List<String> COMPONENTS = List.of("transformer", "text_encoder_2", "vae", "text_encoder");
 
     private Flux() {
     }
@@ -50,7 +52,7 @@ public final class Flux {
     /** The parts of a FLUX.1 model, configured and with their weights under canonical names, nothing loaded yet. */
     public record Parts(FluxConfig transformer, VaeConfig vae, ClipTextConfig clipL, T5Config t5,
                         ClipTokenizer clipTokenizer, int clipPadId, T5Tokenizer t5Tokenizer, SchedulerSettings scheduler,
-                        Function<String, WeightSource> weights, AutoCloseable owned) implements AutoCloseable {
+                        Function<String, WeightSource> weights, Owned owned) implements AutoCloseable {
 
         public boolean guidanceDistilled() {
             return transformer.guidanceEmbeds();
@@ -71,13 +73,7 @@ public final class Flux {
 
         @Override
         public void close() {
-            try {
-                owned.close();
-            } catch (RuntimeException e) {
-                throw e;
-            } catch (Exception e) {
-                throw new IllegalStateException("closing " + owned + " failed", e);
-            }
+            owned.close();
         }
     }
 
@@ -103,7 +99,7 @@ public final class Flux {
                         case "text_encoder" -> opened.clipL();
                         case "text_encoder_2" -> opened.t5();
                         default -> throw new IllegalArgumentException("a FLUX.1 model has no component " + component);
-                    }, opened);
+                    }, opened::close);
         } catch (RuntimeException e) {
             opened.close();
             throw e;
@@ -123,8 +119,7 @@ public final class Flux {
         SchedulerSettings settings = FolderScheduler.of(folder, scheduler(transformer)).settings();
         return new Parts(transformer, VaeConfig.fromDiffusers(folder.config("vae")), clipL, t5,
                 clipTokenizer, clipTokenizer.padId(), Files.isRegularFile(spiece) ? T5Tokenizer.fromFile(spiece) : T5Tokenizer.bundled(),
-                settings.withTimestepDivisor(1000f), folder::weights, () -> {
-        });
+                settings.withTimestepDivisor(1000f), folder::weights, Owned.NOTHING);
     }
 
     /**
@@ -160,6 +155,13 @@ public final class Flux {
         RuntimeOptions options = requested.prepackOr(false);
         ComponentsLoaded built = new ComponentsLoaded();
         try (Parts parts = open(checkpoint, files)) {
+            long bytes = 0;
+            for (String component : COMPONENTS) {
+                try (WeightSource w = parts.weights(component)) {
+                    bytes += MemoryCheck.fp32Bytes(w);
+                }
+            }
+            MemoryCheck.requireFits("the FLUX.1 model " + checkpoint.path().getFileName(), bytes);
             FluxDenoiser denoiser;
             try (WeightSource w = parts.weights("transformer")) {
                 denoiser = built.add(new FluxDenoiser(parts.transformer(), w, options));

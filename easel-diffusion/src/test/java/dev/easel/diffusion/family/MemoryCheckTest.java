@@ -1,0 +1,41 @@
+package dev.easel.diffusion.family;
+
+import dev.easel.engine.weights.DType;
+import dev.easel.engine.weights.SafetensorsWriter;
+import dev.easel.engine.weights.TensorData;
+import dev.easel.engine.weights.SafetensorsFile;
+import dev.easel.engine.weights.WeightsException;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Path;
+import java.util.List;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+class MemoryCheckTest {
+    @TempDir
+    Path temp;
+
+    @Test
+    void countsEveryWeightAsFp32WhateverItIsStoredAs() throws Exception {
+        Path file = temp.resolve("w.safetensors");
+        SafetensorsWriter.write(file, List.of(
+                new SafetensorsWriter.Entry("a", DType.F16, new long[]{3, 4}, TensorData.floats(DType.F16, new float[12])),
+                new SafetensorsWriter.Entry("b", DType.F32, new long[]{5}, TensorData.floats(DType.F32, new float[5]))));
+        try (SafetensorsFile f = SafetensorsFile.open(file)) {
+            assertThat(MemoryCheck.fp32Bytes(f)).isEqualTo((12 + 5) * 4L);
+        }
+    }
+
+    @Test
+    void aModelAboveTheAvailableMemoryIsRefusedWithBothFigures() {
+        assumeTrue(MemoryCheck.availableBytes().isPresent(), "this system does not report its available memory");
+        assertThatThrownBy(() -> MemoryCheck.requireFits("the FLUX.1 model big.safetensors", Long.MAX_VALUE / 2))
+                .isInstanceOf(WeightsException.class)
+                .hasMessageContaining("big.safetensors").hasMessageContaining("GiB available").hasMessageContaining("fp32");
+        MemoryCheck.requireFits("a tiny model", 1024);
+    }
+}
