@@ -20,7 +20,6 @@ import picocli.CommandLine;
 import java.awt.image.BufferedImage;
 import java.io.PrintWriter;
 import java.io.StringWriter;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Base64;
@@ -92,7 +91,7 @@ class CliApiParityTest {
 
     /**
      * The files the case's model is made of, by their name in the models dir, the checkpoint first: the single file
-     * (else the diffusers folder); for FLUX.1 the transformer and its parts under the names they are downloaded as.
+     * (else the diffusers folder) under its family and file name; for FLUX.1 the transformer and its parts under the names they are downloaded as.
      * Empty when the fixture directory lacks them.
      */
     private static Map<String, Path> modelFiles(ModelFamily family, ReferenceCase c) {
@@ -104,9 +103,9 @@ class CliApiParityTest {
             files.putAll(parts.componentsByDownloadName());
             return files;
         }
-        Optional<Path> model = c.singleFile().filter(Files::isRegularFile)
-                .or(() -> c.diffusersDir().filter(d -> Files.isRegularFile(d.resolve("model_index.json"))));
-        model.ifPresent(m -> files.put(m.getFileName().toString(), m));
+        // the family's name first: renamed fixtures may give two families' files the same name
+        Optional<Path> model = c.fixture().singleFile().or(() -> c.fixture().diffusersFolder());
+        model.ifPresent(m -> files.put(family.id() + "-" + m.getFileName(), m));
         return files;
     }
 

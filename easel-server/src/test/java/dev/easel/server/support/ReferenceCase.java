@@ -1,7 +1,6 @@
 package dev.easel.server.support;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 
 import javax.imageio.ImageIO;
 import java.awt.image.BufferedImage;
@@ -10,46 +9,43 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-import java.util.stream.Stream;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
- * One recorded run of the fixtures ({@code <root>/<family>/<case>/manifest.json}) as the user-facing tests need it:
- * the request it was made with (prompt, size, steps, guidance, seed, source image) and the weights it ran on.
- * Everything is read from the manifest; nothing about a case is assumed.
+ * One recorded run of the fixtures ({@link Fixtures.Case}) as the user-facing tests need it: the request it was made
+ * with (prompt, size, steps, guidance, seed, source image) and the weights it ran on, all read from its manifest.
  */
-public record ReferenceCase(String family, Path dir, JsonNode manifest) {
-    private static final ObjectMapper JSON = new ObjectMapper();
+public record ReferenceCase(Fixtures.Case fixture) {
     private static final Pattern SEED = Pattern.compile("seeded with (\\d+)");
 
     /** The cases of {@code family} under the fixtures root, in name order; empty when there are none. */
     public static List<ReferenceCase> of(String family) {
-        Path familyDir = Fixtures.root().resolve(family);
-        List<ReferenceCase> cases = new ArrayList<>();
-        if (!Files.isDirectory(familyDir)) return cases;
-        try (Stream<Path> dirs = Files.list(familyDir)) {
-            for (Path dir : dirs.sorted().toList()) {
-                Path manifest = dir.resolve("manifest.json");
-                if (Files.isRegularFile(manifest)) cases.add(new ReferenceCase(family, dir, JSON.readTree(manifest.toFile())));
-            }
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
-        return cases;
+        return Fixtures.cases(family).stream().map(ReferenceCase::new).toList();
+    }
+
+    public String family() {
+        return fixture.family();
+    }
+
+    public Path dir() {
+        return fixture.dir();
+    }
+
+    public JsonNode manifest() {
+        return fixture.manifest();
     }
 
     public String name() {
-        return family + "/" + dir.getFileName();
+        return fixture.toString();
     }
 
     public JsonNode params() {
-        return manifest.get("params");
+        return manifest().get("params");
     }
 
     public String prompt() {
@@ -82,23 +78,23 @@ public record ReferenceCase(String family, Path dir, JsonNode manifest) {
 
     /** The torch seed the reference noise was drawn with (Easel draws the same noise from it). */
     public long seed() {
-        Matcher m = SEED.matcher(manifest.get("seed_convention").asText());
-        assertThat(m.find()).as("a seed in " + manifest.get("seed_convention")).isTrue();
+        Matcher m = SEED.matcher(manifest().get("seed_convention").asText());
+        assertThat(m.find()).as("a seed in " + manifest().get("seed_convention")).isTrue();
         return Long.parseLong(m.group(1));
     }
 
     public String kind() {
-        return manifest.path("kind").asText();
+        return manifest().path("kind").asText();
     }
 
     /** The img2img / inpaint source image, when the case has one. */
     public Optional<Path> source() {
-        Path p = dir.resolve("source.png");
+        Path p = dir().resolve("source.png");
         return Files.isRegularFile(p) ? Optional.of(p) : Optional.empty();
     }
 
     public Optional<Path> mask() {
-        Path p = dir.resolve("mask.png");
+        Path p = dir().resolve("mask.png");
         return Files.isRegularFile(p) ? Optional.of(p) : Optional.empty();
     }
 
@@ -109,13 +105,7 @@ public record ReferenceCase(String family, Path dir, JsonNode manifest) {
 
     /** The reference 8-bit image. */
     public Path image() {
-        return dir.resolve("image.png");
-    }
-
-    /** The single-file checkpoint, when the case names one file (SD 1.5, SDXL). */
-    public Optional<Path> singleFile() {
-        JsonNode s = manifest.path("weights").path("single_file");
-        return s.isTextual() ? Optional.of(dir.resolve(s.asText()).normalize()) : Optional.empty();
+        return dir().resolve("image.png");
     }
 
     /**
@@ -123,13 +113,8 @@ public record ReferenceCase(String family, Path dir, JsonNode manifest) {
      * {@code clip_l}, {@code t5}).
      */
     public Optional<Path> singleFile(String component) {
-        JsonNode s = manifest.path("weights").path("single_file").path(component);
-        return s.isTextual() ? Optional.of(dir.resolve(s.asText()).normalize()) : Optional.empty();
-    }
-
-    public Optional<Path> diffusersDir() {
-        JsonNode s = manifest.path("weights").path("diffusers_dir");
-        return s.isTextual() ? Optional.of(dir.resolve(s.asText()).normalize()) : Optional.empty();
+        JsonNode s = manifest().path("weights").path("single_file").path(component);
+        return s.isTextual() ? Optional.of(dir().resolve(s.asText()).normalize()) : Optional.empty();
     }
 
     @Override
