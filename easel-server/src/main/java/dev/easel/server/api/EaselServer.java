@@ -13,6 +13,11 @@ import dev.easel.server.config.ServerConfig;
 import dev.easel.server.image.ImageDecoder;
 import dev.easel.server.jobs.DeviceWorker;
 import dev.easel.server.jobs.JobObservers;
+import dev.easel.server.jobs.JobRecorder;
+import dev.easel.server.storage.JobStore;
+import dev.easel.server.webhooks.WebhookSender;
+import dev.easel.server.webhooks.WebhookTargets;
+import dev.easel.server.config.ConfigException;
 import dev.easel.server.jobs.JobScheduler;
 import dev.easel.server.jobs.UsageRecorder;
 import dev.easel.server.metrics.ServerMetrics;
@@ -62,6 +67,8 @@ public final class EaselServer implements AutoCloseable {
     private final Javalin app;
     private final ClientWatch clientWatch;
     private final Optional<String> initialAdminSecret;
+    private final String node;
+    private final WebhookSender webhooks;
     private final AtomicInteger inFlight = new AtomicInteger();
     private final Instant startedAt;
     private volatile boolean draining;
@@ -76,7 +83,8 @@ public final class EaselServer implements AutoCloseable {
         } catch (IOException e) {
             throw new UncheckedIOException("cannot create " + tempDir, e);
         }
-        this.db = Database.open(config.dataDir());
+        this.db = Database.open(config);
+        this.node = nodeName(config);
         this.keys = new ApiKeyStore(db, clock);
         UsageStore usage = new UsageStore(db);
         this.initialAdminSecret = keys.list().isEmpty()
@@ -85,9 +93,10 @@ public final class EaselServer implements AutoCloseable {
         ImageFileStore files = new ImageFileStore(config.dataDir(), Duration.ofSeconds(config.images().urlTtlSeconds()), clock);
         ModelCatalog catalog = new ModelCatalog(config, clock);
         this.metrics = new ServerMetrics();
+        JobStore jobStore = new JobStore(db);
         DeviceWorker device = new DeviceWorker("default", config.queue().capacity(), config.queue().maxBatchImages(),
                 new ModelCache(loader, memoryBudgetBytes(config)), catalog::recordLoadFailure,
-                JobObservers.of(metrics, new UsageRecorder(usage, clock)), clock);
+                JobObservers.of(metrics, new UsageRecorder(usage, clock), new JobRecorder(jobStore, node, clock)), clock);
         metrics.queueGauge(device.device(), device::waitingCount);
         metrics.loadedModelsGauge(device.device(), () -> device.cache().loadedIds().size());
         this.scheduler = new JobScheduler(List.of(device));
@@ -96,7 +105,17 @@ public final class EaselServer implements AutoCloseable {
         ObjectMapper json = new ObjectMapper();
 
         this.clientWatch = new ClientWatch();
-        ImageService images = new ImageService(config, catalog, limiter, scheduler, files, metrics, json, clock, clientWatch);
+        WebhookTargets targets;
+        try {
+            targets = new WebhookTargets(config.webhooks().allowedNetworks());
+        } catch (IllegalArgumentException e) {
+            throw new ConfigException(e.getMessage());
+        }
+        this.webhooks = new WebhookSender(jobStore, targets, config.webhooks().maxAttempts(),
+                config.webhooks().initialBackoffMillis(), Duration.ofSeconds(config.webhooks().timeoutSeconds()), clock);
+        Duration resultTtl = Duration.ofSeconds(config.images().urlTtlSeconds());
+        JobRecords records = new JobRecords(jobStore, webhooks, json, clock, resultTtl, device::meanJobSeconds);
+        ImageService images = new ImageService(config, catalog, limiter, scheduler, files, metrics, json, clock, clientWatch, records);
         RequestReader reader = new RequestReader(json, config.limits().maxBodyBytes(), config.limits().maxInputImages(), tempDir);
         ImageDecoder decoder = new ImageDecoder(config.limits().maxInputSide(), config.limits().maxInputPixels());
         ImagesGenerationsRoute generations = new ImagesGenerationsRoute(images, reader);
@@ -104,6 +123,8 @@ public final class EaselServer implements AutoCloseable {
         ModelsRoute models = new ModelsRoute(catalog, scheduler, json, startedAt.getEpochSecond());
         UsageRoute usageRoute = new UsageRoute(usage, limiter, json, clock);
         AdminRoutes admin = new AdminRoutes(keys, usageRoute, json);
+        ImageJobsRoute jobs = new ImageJobsRoute(images, records, keys, reader, generations, edits, json);
+        WebhookRoutes webhookRoutes = new WebhookRoutes(keys, targets, json);
 
         this.app = Javalin.create(c -> {
             c.jetty.host = config.host();
@@ -152,6 +173,13 @@ public final class EaselServer implements AutoCloseable {
             });
             c.routes.post("/v1/images/generations", ctx -> tracked(() -> generations.handle(ctx)));
             c.routes.post("/v1/images/edits", ctx -> tracked(() -> edits.handle(ctx)));
+            c.routes.post("/v1/images/jobs", ctx -> tracked(() -> jobs.create(ctx)));
+            c.routes.get("/v1/images/jobs", jobs::list);
+            c.routes.get("/v1/images/jobs/{id}", jobs::get);
+            c.routes.delete("/v1/images/jobs/{id}", jobs::cancel);
+            c.routes.get("/v1/webhook", webhookRoutes::get);
+            c.routes.put("/v1/webhook", webhookRoutes::put);
+            c.routes.post("/v1/webhook/secret", webhookRoutes::newSecret);
             c.routes.get("/v1/models", models::list);
             c.routes.get("/v1/models/{id}", models::get);
             c.routes.get("/v1/usage", usageRoute::own);
@@ -194,6 +222,13 @@ public final class EaselServer implements AutoCloseable {
 
         this.housekeeping = Executors.newSingleThreadScheduledExecutor(Thread.ofPlatform().daemon().name("easel-housekeeping").factory());
         housekeeping.scheduleAtFixedRate(files::sweep, 1, 60, TimeUnit.SECONDS);
+        housekeeping.scheduleAtFixedRate(() -> {
+            try {
+                jobStore.expireResults(clock.instant().minus(resultTtl));
+            } catch (RuntimeException e) {
+                log.warn("cannot expire job results: {}", e.getMessage());
+            }
+        }, 1, 60, TimeUnit.SECONDS);
     }
 
     /** Starts the server on {@code config}'s host and port (0 = a free port). */
@@ -266,6 +301,7 @@ public final class EaselServer implements AutoCloseable {
         app.stop();
         clientWatch.close();
         housekeeping.shutdownNow();
+        webhooks.close();
         metrics.close();
         db.close();
         log.info("stopped{}", clean ? "" : " (some requests were cancelled)");
@@ -275,6 +311,23 @@ public final class EaselServer implements AutoCloseable {
     @Override
     public void close() {
         shutdown(Duration.ofSeconds(config.queue().shutdownTimeoutSeconds()));
+    }
+
+    /** This node's name in job records: {@code jobs.node}, else host name and process id. */
+    static String nodeName(ServerConfig config) {
+        String configured = config.jobs() == null ? null : config.jobs().node();
+        if (configured != null && !configured.isBlank()) return configured.strip();
+        String host;
+        try {
+            host = java.net.InetAddress.getLocalHost().getHostName();
+        } catch (java.io.IOException e) {
+            host = "localhost";
+        }
+        return host + "-" + ProcessHandle.current().pid();
+    }
+
+    public String node() {
+        return node;
     }
 
     /** The model memory budget: the configured MiB, or 60% of physical memory. */
