@@ -15,6 +15,7 @@ import dev.easel.server.jobs.DeviceWorker;
 import dev.easel.server.jobs.JobObservers;
 import dev.easel.server.jobs.JobRecorder;
 import dev.easel.server.storage.JobStore;
+import dev.easel.server.storage.LimitStore;
 import dev.easel.server.webhooks.WebhookSender;
 import dev.easel.server.webhooks.WebhookTargets;
 import dev.easel.server.config.ConfigException;
@@ -100,7 +101,10 @@ public final class EaselServer implements AutoCloseable {
         metrics.queueGauge(device.device(), device::waitingCount);
         metrics.loadedModelsGauge(device.device(), () -> device.cache().loadedIds().size());
         this.scheduler = new JobScheduler(List.of(device));
-        TierLimiter limiter = new TierLimiter(config.tiers(), usage, clock);
+        Duration leaseTtl = Duration.ofSeconds(config.jobs().leaseSeconds());
+        TierLimiter limiter = db.shared()
+                ? TierLimiter.shared(config.tiers(), usage, clock, new LimitStore(db, clock), node, leaseTtl)
+                : new TierLimiter(config.tiers(), usage, clock);
         Authenticator auth = new Authenticator(keys);
         ObjectMapper json = new ObjectMapper();
 
@@ -203,6 +207,23 @@ public final class EaselServer implements AutoCloseable {
                 scheduler.devices().forEach(d -> d.cache().loadedIds().forEach(loaded::add));
                 ctx.status(draining ? 503 : 200).json(body);
             });
+            // For the load balancer: 200 while this node takes work, 503 while it drains.
+            c.routes.get("/health/ready", ctx -> {
+                ObjectNode body = json.createObjectNode();
+                body.put("ready", !draining);
+                body.put("node", node);
+                body.put("queue_length", scheduler.waitingCount());
+                try {
+                    body.put("queued_jobs", jobStore.count(JobStore.State.QUEUED));
+                    body.put("database", "ok");
+                } catch (RuntimeException e) {
+                    body.put("ready", false);
+                    body.put("database", "unavailable");
+                }
+                var loaded = body.putArray("models_loaded");
+                scheduler.devices().forEach(d -> d.cache().loadedIds().forEach(loaded::add));
+                ctx.status(body.path("ready").asBoolean() ? 200 : 503).json(body);
+            });
             if (config.metrics().enabled()) {
                 c.routes.get("/metrics", ctx -> ctx.contentType("text/plain; version=0.0.4; charset=utf-8").result(metrics.scrape()));
             }
@@ -229,6 +250,14 @@ public final class EaselServer implements AutoCloseable {
                 log.warn("cannot expire job results: {}", e.getMessage());
             }
         }, 1, 60, TimeUnit.SECONDS);
+        long renewMillis = Math.max(200, leaseTtl.toMillis() / 3);
+        housekeeping.scheduleAtFixedRate(() -> {
+            try {
+                limiter.renewLeases();
+            } catch (RuntimeException e) {
+                log.warn("cannot renew this node's limit leases: {}", e.getMessage());
+            }
+        }, renewMillis, renewMillis, TimeUnit.MILLISECONDS);
     }
 
     /** Starts the server on {@code config}'s host and port (0 = a free port). */
