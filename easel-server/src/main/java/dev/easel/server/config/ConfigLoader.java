@@ -253,7 +253,6 @@ public final class ConfigLoader {
         if (c.database().poolSize() < 2) throw new ConfigException("database.pool-size must be at least 2");
         if (c.webhooks().maxAttempts() < 1) throw new ConfigException("webhooks.max-attempts must be at least 1");
         if (c.jobs().leaseSeconds() < 2) throw new ConfigException("jobs.lease-seconds must be at least 2");
-        if (c.jobs().pollMillis() < 10) throw new ConfigException("jobs.poll-millis must be at least 10");
         Map<String, ServerConfig.ModelConfig> catalog = new LinkedHashMap<>(c.catalog());
         catalog.forEach((id, m) -> {
             String key = "catalog." + id;

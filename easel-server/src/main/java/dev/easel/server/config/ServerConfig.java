@@ -81,15 +81,13 @@ public record ServerConfig(
     }
 
     /**
-     * The shared job queue.
+     * Job records and the leases of several nodes.
      *
-     * @param node           this node's name in job records (empty = host name and process id)
-     * @param leaseSeconds   a running job's lease: renewed while it runs; a node that dies lets it lapse and another
-     *                       node runs the job again
-     * @param pollMillis     how often an idle worker looks for queued jobs of other nodes, and a waiting synchronous
-     *                       request for its job's end, when no notification came
+     * @param node           this node's name in job records and leases (empty = host name and process id)
+     * @param leaseSeconds   how long a job's hold on its key's limits outlives its node: renewed while the job lives,
+     *                       so the places held by a node that died free themselves
      */
-    public record Jobs(String node, int leaseSeconds, int pollMillis) {
+    public record Jobs(String node, int leaseSeconds) {
     }
 
     /** What one tier of keys may do. */

@@ -56,9 +56,10 @@ class MultiNodeTest {
             // concurrency: another key's budget is untouched, and the free key's place is taken on every node
             Http.Response other = ha.postJson("/v1/admin/keys", a.admin, Map.of("tier", "free", "name", "second"));
             String key2 = other.json().path("key").asText();
-            Http.Response second = ha.postJson("/v1/images/jobs", key2, Map.of("prompt", "queued behind"));
+            // queued on node C behind the held job, so it holds key2's one place until C's device is free
+            Http.Response second = hc.postJson("/v1/images/jobs", key2, Map.of("prompt", "queued behind"));
             assertThat(second.status()).isEqualTo(202);
-            Http.Response third = hb.postJson("/v1/images/jobs", key2, Map.of("prompt", "one too many"));
+            Http.Response third = ha.postJson("/v1/images/jobs", key2, Map.of("prompt", "one too many"));
             assertThat(third.status()).as(third.text()).isEqualTo(429);
             assertThat(third.json().path("error").path("code").asText()).isEqualTo("concurrency_limit_exceeded");
 
@@ -71,6 +72,9 @@ class MultiNodeTest {
             JsonNode done = AsyncJobsTest.awaitEnd(ha, key, held);
             assertThat(done.path("status").asText()).isEqualTo("succeeded");
             assertThat(done.path("result").path("data")).hasSize(1);
+            assertThat(AsyncJobsTest.awaitEnd(hb, key2, second.json().path("id").asText()).path("status").asText()).isEqualTo("succeeded");
+            assertThat(hb.postJson("/v1/images/jobs", key2, Map.of("prompt", "free again")).status())
+                    .as("the place freed on every node once the job ended").isEqualTo(202);
             assertThat(hb.get("/v1/images/jobs", key).json().path("data")).hasSize(3);
 
             for (TestServer s : List.of(a, b, c)) {
