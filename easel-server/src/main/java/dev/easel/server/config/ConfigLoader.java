@@ -245,6 +245,14 @@ public final class ConfigLoader {
         if (c.queue().maxBatchImages() < 1) throw new ConfigException("queue.max-batch-images must be at least 1 (1 = no merging)");
         if (c.limits().maxBodyMb() < 1) throw new ConfigException("limits.max-body-mb must be at least 1");
         if (c.images().urlTtlSeconds() < 1) throw new ConfigException("images.url-ttl-seconds must be at least 1");
+        String dbUrl = c.database().url() == null ? "" : c.database().url();
+        if (!dbUrl.isBlank() && !c.database().shared()) {
+            throw new ConfigException("database.url must be empty (SQLite in data-dir) or a jdbc:postgresql: URL, got '"
+                    + dbUrl.replaceAll("password=[^&]*", "password=...") + "'");
+        }
+        if (c.database().poolSize() < 2) throw new ConfigException("database.pool-size must be at least 2");
+        if (c.webhooks().maxAttempts() < 1) throw new ConfigException("webhooks.max-attempts must be at least 1");
+        if (c.jobs().leaseSeconds() < 2) throw new ConfigException("jobs.lease-seconds must be at least 2");
         Map<String, ServerConfig.ModelConfig> catalog = new LinkedHashMap<>(c.catalog());
         catalog.forEach((id, m) -> {
             String key = "catalog." + id;

@@ -21,7 +21,10 @@ public record ServerConfig(
         Images images,
         Metrics metrics,
         Map<String, TierLimits> tiers,
-        Map<String, ModelConfig> catalog) {
+        Map<String, ModelConfig> catalog,
+        Database database,
+        Webhooks webhooks,
+        Jobs jobs) {
 
     public ServerConfig {
         tiers = Map.copyOf(tiers);
@@ -55,6 +58,36 @@ public record ServerConfig(
     }
 
     public record Metrics(boolean enabled) {
+    }
+
+    /**
+     * Where keys, usage, limits and jobs live.
+     *
+     * @param url empty = SQLite in the data dir; {@code jdbc:postgresql://...} = a PostgreSQL that several nodes share
+     */
+    public record Database(String url, String user, String password, int poolSize) {
+        public boolean shared() {
+            return url != null && url.startsWith("jdbc:postgresql:");
+        }
+    }
+
+    /**
+     * Webhook delivery.
+     *
+     * @param allowedNetworks comma-separated CIDR ranges that may be targeted although they are private, loopback or
+     *                        link-local (refused otherwise), e.g. "127.0.0.0/8"
+     */
+    public record Webhooks(String allowedNetworks, int maxAttempts, long initialBackoffMillis, int timeoutSeconds) {
+    }
+
+    /**
+     * Job records and the leases of several nodes.
+     *
+     * @param node           this node's name in job records and leases (empty = host name and process id)
+     * @param leaseSeconds   how long a job's hold on its key's limits outlives its node: renewed while the job lives,
+     *                       so the places held by a node that died free themselves
+     */
+    public record Jobs(String node, int leaseSeconds) {
     }
 
     /** What one tier of keys may do. */
