@@ -206,6 +206,10 @@ public final class HubClient {
             return new HubException(HubException.Kind.GATED, "the token in HF_TOKEN has no access to the gated repository "
                     + f.repo() + " (HTTP " + status + "): accept its licence at " + page + " with the account the token belongs to");
         }
+        if (status == 401 && code.equals("RepoNotFound")) { // the hub's answer to an anonymous request for a private or missing repository
+            return new HubException(HubException.Kind.NOT_FOUND, "there is no repository " + f.repo() + " on " + endpoint
+                    + " (HTTP 401), or it is private: then give a token with access as HF_TOKEN");
+        }
         if (status == 401 || status == 403) {
             return new HubException(HubException.Kind.DENIED, "the hub refused " + f.describe() + " (HTTP " + status + "): "
                     + (token.isEmpty() ? "the repository does not exist or is private (give a token as HF_TOKEN)"
