@@ -112,6 +112,7 @@ public final class EaselServer implements AutoCloseable {
         ModelsRoute models = new ModelsRoute(catalog, scheduler, json, startedAt.getEpochSecond());
         UsageRoute usageRoute = new UsageRoute(usage, limiter, json, clock);
         AdminRoutes admin = new AdminRoutes(keys, usageRoute, json);
+        PlaygroundRoute playground = new PlaygroundRoute();
 
         this.app = Javalin.create(c -> {
             c.jetty.host = config.host();
@@ -167,6 +168,9 @@ public final class EaselServer implements AutoCloseable {
             c.routes.get("/v1/admin/keys", admin::list);
             c.routes.delete("/v1/admin/keys/{id}", admin::revoke);
             c.routes.get("/v1/admin/keys/{id}/usage", admin::usage);
+            // The web playground: public static files; its data calls use the public API with the user's key.
+            c.routes.get("/", playground::index);
+            c.routes.get("/playground/{file}", playground::file);
             c.routes.get("/files/images/{name}", ctx -> {
                 ImageFileStore.Found found = files.find(ctx.pathParam("name")).orElseThrow(() ->
                         ApiException.notFound(null, "not_found", "This image does not exist or its link has expired."));
