@@ -134,6 +134,12 @@ public final class FakeHub implements AutoCloseable {
         }
     }
 
+    /** The CDN transfers of one file, in order. */
+    public List<Transfer> transfersOf(String repo, String path) {
+        String sha = repos.get(repo).files.get(path).sha256();
+        return transfers().stream().filter(t -> t.sha256().equals(sha)).toList();
+    }
+
     public long bytesServed(String repo, String path) {
         String sha = repos.get(repo).files.get(path).sha256();
         return transfers().stream().filter(t -> t.sha256().equals(sha)).mapToLong(Transfer::bytes).sum();
