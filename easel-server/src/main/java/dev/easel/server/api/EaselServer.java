@@ -10,6 +10,9 @@ import dev.easel.server.catalog.ModelCache;
 import dev.easel.server.catalog.ModelCatalog;
 import dev.easel.server.catalog.PipelineLoader;
 import dev.easel.server.config.ServerConfig;
+import dev.easel.server.hub.HubClient;
+import dev.easel.server.hub.ModelDownloads;
+import dev.easel.server.hub.ModelPuller;
 import dev.easel.server.image.ImageDecoder;
 import dev.easel.server.jobs.DeviceWorker;
 import dev.easel.server.jobs.JobObservers;
@@ -93,6 +96,11 @@ public final class EaselServer implements AutoCloseable {
                 : Optional.empty();
         ImageFileStore files = new ImageFileStore(config.dataDir(), Duration.ofSeconds(config.images().urlTtlSeconds()), clock);
         ModelCatalog catalog = new ModelCatalog(config, clock);
+        if (config.hub().pullMissing()) {
+            ModelPuller puller = new ModelPuller(HubClient.fromEnvironment(config.hub().endpoint(), System.getenv()),
+                    config.modelsDir(), ModelPuller.Options.of(config.hub().parallelFiles(), config.hub().retries()));
+            catalog.pullMissingWith(new ModelDownloads(puller, () -> catalog.refresh(true), clock));
+        }
         this.metrics = new ServerMetrics();
         JobStore jobStore = new JobStore(db);
         DeviceWorker device = new DeviceWorker("default", config.queue().capacity(), config.queue().maxBatchImages(),

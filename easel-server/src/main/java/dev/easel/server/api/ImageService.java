@@ -91,6 +91,7 @@ final class ImageService {
             throw ApiException.forbidden("model", "tier_required", "The model '" + id + "' needs a " + m.tier().id()
                     + " tier key or higher; this key is " + key.tier().id() + " tier.");
         }
+        m = catalog.pullIfMissing(m); // `easel serve --pull`: 503 while a missing catalog model downloads
         if (!m.available()) {
             throw ApiException.unprocessable("model", "model_not_available",
                     "The model '" + id + "' cannot be used: " + m.unavailable().get() + ".");

@@ -6,6 +6,7 @@ import dev.easel.server.config.ConfigException;
 import dev.easel.server.config.ServerConfig;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
 
 import java.io.PrintStream;
 import java.time.Duration;
@@ -21,8 +22,13 @@ public final class ServeCommand implements Callable<Integer> {
     @Mixin
     ConfigOptions options = new ConfigOptions();
 
+    @Option(names = "--pull", description = {"A request for a catalog model whose files are missing downloads them from the hub "
+            + "(answered 503 with Retry-After meanwhile; GET /v1/models shows the progress). Same as hub.pull-missing=true."})
+    boolean pull;
+
     @Override
     public Integer call() {
+        if (pull) options.set.put("hub.pull-missing", "true");
         ServerConfig config;
         try {
             config = options.load();

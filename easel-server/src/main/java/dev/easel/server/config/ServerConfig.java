@@ -24,7 +24,8 @@ public record ServerConfig(
         Map<String, ModelConfig> catalog,
         Database database,
         Webhooks webhooks,
-        Jobs jobs) {
+        Jobs jobs,
+        Hub hub) {
 
     public ServerConfig {
         tiers = Map.copyOf(tiers);
@@ -90,6 +91,42 @@ public record ServerConfig(
     public record Jobs(String node, int leaseSeconds) {
     }
 
+    /**
+     * Where {@code easel pull} and {@code easel serve --pull} fetch catalog models from.
+     *
+     * @param endpoint      a Hugging Face-compatible hub; empty = {@code $HF_ENDPOINT}, else the public hub
+     * @param pullMissing   a request for a catalog model whose files are missing starts their download (503 meanwhile)
+     * @param parallelFiles files downloaded at once
+     * @param retries       times an interrupted transfer is resumed before the pull gives up (the next run resumes)
+     */
+    public record Hub(String endpoint, boolean pullMissing, int parallelFiles, int retries) {
+    }
+
+    /**
+     * One file a catalog model needs, and where it comes from.
+     *
+     * @param repo     hub repository, "owner/name"
+     * @param revision branch, tag or commit; null = main
+     * @param path     the file's path in the repository
+     * @param as       where it goes, relative to the models dir; null = the file name of {@code path}
+     */
+    public record FileSource(String repo, String revision, String path, String as) {
+        public String revisionOrMain() {
+            return revision == null || revision.isBlank() ? "main" : revision;
+        }
+
+        public String target() {
+            if (as != null && !as.isBlank()) return as;
+            int slash = path.lastIndexOf('/');
+            return slash < 0 ? path : path.substring(slash + 1);
+        }
+
+        /** {@code owner/name:path}, or {@code owner/name@rev:path} off main. */
+        public String describe() {
+            return repo + (revisionOrMain().equals("main") ? "" : "@" + revision) + ":" + path;
+        }
+    }
+
     /** What one tier of keys may do. */
     public record TierLimits(int requestsPerMinute, int concurrentJobs, int imagesPerDay, int maxN) {
     }
@@ -98,6 +135,7 @@ public record ServerConfig(
      * One catalog entry. Every field but {@code family} may be left out: the family's defaults apply.
      *
      * @param path where the weights are, relative to the models dir; default: found by the API id
+     * @param files the files the model needs and where {@code easel pull} gets them; empty = not pullable
      */
     public record ModelConfig(
             String family,
@@ -112,6 +150,11 @@ public record ServerConfig(
             String path,
             String vae,
             String clipL,
-            String t5) {
+            String t5,
+            java.util.List<FileSource> files) {
+
+        public java.util.List<FileSource> filesOrEmpty() {
+            return files == null ? java.util.List.of() : files;
+        }
     }
 }
