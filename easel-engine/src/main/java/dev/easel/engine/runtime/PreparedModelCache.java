@@ -143,10 +143,9 @@ public final class PreparedModelCache {
             long estimate = declaredWeightBytes(graph);
             evict(key, estimate);
             if (!hasRoomFor(estimate)) return OnnxModel.create(graph, weights, options);
-            write(entry, component, graph, weights, options, material.get());
+            OnnxModel model = write(entry, component, graph, weights, options, material.get());
             evict(key, 0);
-            return OnnxModel.openOptimized(entry.resolve(MODEL_FILE), options, verify(entry, material.get())
-                    .orElseThrow(() -> new IllegalStateException("the prepared " + component + " just written to " + entry + " does not verify")));
+            return model;
         } catch (IOException e) {
             throw new UncheckedIOException("prepared-model cache " + dir + ": " + e.getMessage(), e);
         }
@@ -165,37 +164,46 @@ public final class PreparedModelCache {
 
     /**
      * Writes the entry in a temporary folder and renames it into place: ONNX Runtime's optimized model and its data
-     * file, the key's text, and last the manifest with the files' sizes and checksums.
+     * file, the key's text, and last the manifest with the files' sizes and checksums. Returns the session that
+     * wrote it (it computes as one loaded from the entry: the tests compare them bit for bit), so the first load
+     * does not pay for a second one.
      */
-    private void write(Path entry, String component, GraphBuilder graph, OnnxModel.WeightProvider weights,
-                       RuntimeOptions options, String material) throws IOException {
+    private OnnxModel write(Path entry, String component, GraphBuilder graph, OnnxModel.WeightProvider weights,
+                            RuntimeOptions options, String material) throws IOException {
         Path partial = dir.resolve("tmp").resolve(entry.getFileName() + "." + Long.toHexString(ThreadLocalRandom.current().nextLong()));
         Files.createDirectories(partial);
         try {
-            long weightBytes;
-            try (OnnxModel model = OnnxModel.create(graph, weights, options.withProfiling(null), partial, partial.resolve(MODEL_FILE))) {
-                weightBytes = model.weightBytes();
-            }
-            Files.writeString(partial.resolve(KEY_FILE), material);
-            Properties manifest = new Properties();
-            manifest.setProperty("component", component);
-            manifest.setProperty("graph", graph.build().getGraph().getName());
-            manifest.setProperty("created", Instant.now().toString());
-            manifest.setProperty("weight-bytes", Long.toString(weightBytes));
-            for (Path file : contentFiles(partial)) {
-                manifest.setProperty("size." + file.getFileName(), Long.toString(Files.size(file)));
-                manifest.setProperty("sha256." + file.getFileName(), checksum(file));
-            }
-            try (OutputStream out = Files.newOutputStream(partial.resolve(MANIFEST))) {
-                manifest.store(out, "easel prepared model");
-            }
+            OnnxModel model = OnnxModel.create(graph, weights, options, null, partial.resolve(MODEL_FILE));
             try {
+                writeManifest(partial, component, graph, model.weightBytes(), material);
                 Files.move(partial, entry, StandardCopyOption.ATOMIC_MOVE);
             } catch (AtomicMoveNotSupportedException e) {
+                model.close();
                 throw new IOException("the cache folder must allow renames within it", e);
+            } catch (IOException | RuntimeException e) {
+                model.close();
+                throw e;
             }
+            return model;
         } finally {
             if (Files.exists(partial)) deleteTree(partial);
+        }
+    }
+
+    private static void writeManifest(Path partial, String component, GraphBuilder graph, long weightBytes, String material)
+            throws IOException {
+        Files.writeString(partial.resolve(KEY_FILE), material);
+        Properties manifest = new Properties();
+        manifest.setProperty("component", component);
+        manifest.setProperty("graph", graph.build().getGraph().getName());
+        manifest.setProperty("created", Instant.now().toString());
+        manifest.setProperty("weight-bytes", Long.toString(weightBytes));
+        for (Path file : contentFiles(partial)) {
+            manifest.setProperty("size." + file.getFileName(), Long.toString(Files.size(file)));
+            manifest.setProperty("sha256." + file.getFileName(), checksum(file));
+        }
+        try (OutputStream out = Files.newOutputStream(partial.resolve(MANIFEST))) {
+            manifest.store(out, "easel prepared model");
         }
     }
 
