@@ -90,6 +90,7 @@ public final class EaselServer implements AutoCloseable {
                 JobObservers.of(metrics, new UsageRecorder(usage, clock)), clock);
         metrics.queueGauge(device.device(), device::waitingCount);
         metrics.loadedModelsGauge(device.device(), () -> device.cache().loadedIds().size());
+        loader.preparedModelCache().ifPresent(metrics::preparedModelCache);
         this.scheduler = new JobScheduler(List.of(device));
         TierLimiter limiter = new TierLimiter(config.tiers(), usage, clock);
         Authenticator auth = new Authenticator(keys);

@@ -47,8 +47,8 @@ public final class BenchCommand implements Callable<Integer> {
             + "cache, with an empty one (the first load) and from it, as ratios to the uncached load.")
     boolean load;
 
-    @Option(names = "--cache-dir", description = "--load: the folder for the prepared-model cache it times (emptied before "
-            + "and after; default: prepared-models in the --cache folder).")
+    @Option(names = "--cache-dir", description = "Load through the prepared-model cache in this folder; with --load, the "
+            + "folder of the cache it times (emptied before and after; default: prepared-models in the --cache folder).")
     Path cacheDir;
 
     @Override
@@ -66,6 +66,7 @@ public final class BenchCommand implements Callable<Integer> {
         }
         RuntimeOptions options = noPrepack ? RuntimeOptions.defaults().withPrepack(false) : RuntimeOptions.defaults();
         if (threads != null) options = options.withThreads(threads);
+        if (cacheDir != null) options = options.withCache(dev.easel.engine.runtime.PreparedModelCache.open(cacheDir, 0));
         switch (model) {
             case "sd15" -> {
                 if (checkpoint != null) throw new ParameterException(spec.commandLine(), "--checkpoint: only with --model sdxl");
