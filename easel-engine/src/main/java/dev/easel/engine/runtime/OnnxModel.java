@@ -115,7 +115,7 @@ public final class OnnxModel implements AutoCloseable {
     /**
      * As {@link #create(GraphBuilder, WeightProvider, RuntimeOptions)}, with the scratch file in {@code scratchParent}
      * (null: the temp folder) and, when {@code optimizedModel} is not null, ONNX Runtime's optimized model written
-     * there with every initializer (GEMM weights prepacked when prepacking is on) in {@link #optimizedDataFile}
+     * there with every initializer (after optimisation: fused, NCHWc-reordered) in {@link #optimizedDataFile}
      * beside it, for {@link #openOptimized} to load without optimizing again ({@link PreparedModelCache}).
      */
     static OnnxModel create(GraphBuilder graph, WeightProvider weights, RuntimeOptions options, Path scratchParent, Path optimizedModel) {
@@ -133,7 +133,9 @@ public final class OnnxModel implements AutoCloseable {
                 so.addConfigEntry("session.optimized_model_external_initializers_file_name", optimizedDataFile(optimizedModel).getFileName().toString());
                 // every weight goes to the data file (mapped when loaded); only small constants stay in the proto
                 so.addConfigEntry("session.optimized_model_external_initializers_min_size_in_bytes", "1024");
-                so.addConfigEntry("session.save_external_prepacked_constant_initializers", "1");
+                // Not "session.save_external_prepacked_constant_initializers": loading ORT 1.29's saved prepacked
+                // weights crashed running the CLIP text encoder (SIGSEGV in the CPU provider), so weights are repacked
+                // on load (the UNet of SD 1.5: ~4 s more than with them saved, measured under load).
                 // it warns that the model suits this CPU only: the cache keys entries by CPU (CpuIdentity)
                 so.setSessionLogLevel(ai.onnxruntime.OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR);
             }

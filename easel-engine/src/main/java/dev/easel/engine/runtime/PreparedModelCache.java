@@ -34,9 +34,10 @@ import java.util.stream.Stream;
 
 /**
  * A directory of prepared models: per model component and weight mode, ONNX Runtime's optimized model of the graph
- * with every weight already converted (fp32, or the blocks of a quantized mode) and, with prepacking on, already
- * repacked, in a data file ONNX Runtime maps instead of reading. Loading from it skips the conversion, the graph
- * optimisation and the repacking: a model loads in seconds instead of tens of seconds.
+ * with every weight already converted (fp32, or the blocks of a quantized mode) and optimized (fused, NCHWc-reordered),
+ * in a data file ONNX Runtime maps instead of reading. Loading from it skips the conversion, the scratch file and the
+ * graph optimisation: a model loads in seconds instead of tens of seconds (with prepacking on, GEMM weights are still
+ * repacked on load: ONNX Runtime 1.29 crashed running models whose saved prepacked weights it had loaded).
  *
  * <p>An entry is keyed by everything its content follows from ({@link #keyMaterial}): the source files' identity and
  * how each weight is read from them, the graph (a hash of its proto, so any change to a model's builder counts), the
