@@ -13,18 +13,28 @@ import java.nio.file.Path;
  *                       only on prepacked weights: without prepacking they dequantize the whole weight to fp32
  *                       on every call and run an fp32 GEMM.
  * @param profileFolder  where ONNX Runtime writes a per-node profile (for FLOP counting), or null
+ * @param cache          where prepared (converted and optimized) models are kept between loads, or null for none
  */
-public record RuntimeOptions(int threads, Boolean prepackWeights, Path profileFolder) {
+public record RuntimeOptions(int threads, Boolean prepackWeights, Path profileFolder, PreparedModelCache cache) {
+    public RuntimeOptions(int threads, Boolean prepackWeights, Path profileFolder) {
+        this(threads, prepackWeights, profileFolder, null);
+    }
+
     public static RuntimeOptions defaults() {
         return new RuntimeOptions(Runtime.getRuntime().availableProcessors(), null, null);
     }
 
+    /** These options loading through {@code cache} (null: no cache). */
+    public RuntimeOptions withCache(PreparedModelCache cache) {
+        return new RuntimeOptions(threads, prepackWeights, profileFolder, cache);
+    }
+
     public RuntimeOptions withThreads(int n) {
-        return new RuntimeOptions(n, prepackWeights, profileFolder);
+        return new RuntimeOptions(n, prepackWeights, profileFolder, cache);
     }
 
     public RuntimeOptions withPrepack(boolean on) {
-        return new RuntimeOptions(threads, on, profileFolder);
+        return new RuntimeOptions(threads, on, profileFolder, cache);
     }
 
     /** These options with the prepacking choice made: the caller's if it made one, else {@code familyDefault}. */
@@ -33,6 +43,6 @@ public record RuntimeOptions(int threads, Boolean prepackWeights, Path profileFo
     }
 
     public RuntimeOptions withProfiling(Path folder) {
-        return new RuntimeOptions(threads, prepackWeights, folder);
+        return new RuntimeOptions(threads, prepackWeights, folder, cache);
     }
 }

@@ -108,6 +108,7 @@ public final class EaselServer implements AutoCloseable {
                 JobObservers.of(metrics, new UsageRecorder(usage, clock), new JobRecorder(jobStore, node, clock)), clock);
         metrics.queueGauge(device.device(), device::waitingCount);
         metrics.loadedModelsGauge(device.device(), () -> device.cache().loadedIds().size());
+        loader.preparedModelCache().ifPresent(metrics::preparedModelCache);
         this.scheduler = new JobScheduler(List.of(device));
         Duration leaseTtl = Duration.ofSeconds(config.jobs().leaseSeconds());
         TierLimiter limiter = db.shared()

@@ -14,4 +14,9 @@ public interface PipelineLoader {
      *                          served (unsupported family, missing tensor, ...)
      */
     ImagePipeline load(ModelFiles files) throws Exception;
+
+    /** The prepared-model cache it loads through, if any (for {@code /metrics}). */
+    default java.util.Optional<dev.easel.engine.runtime.PreparedModelCache> preparedModelCache() {
+        return java.util.Optional.empty();
+    }
 }

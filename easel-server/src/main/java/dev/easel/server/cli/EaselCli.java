@@ -7,7 +7,7 @@ import picocli.CommandLine.Command;
 @Command(name = "easel", mixinStandardHelpOptions = true, version = "easel 0.1.0",
         description = "Self-hosted, OpenAI-compatible image generation.",
         subcommands = {ServeCommand.class, KeysCommand.class, GenerateCommand.class, BenchCommand.class,
-                PullCommand.class, ModelsCommand.class})
+                PullCommand.class, ModelsCommand.class, CacheCommand.class})
 public final class EaselCli {
 
     public static void main(String[] args) {

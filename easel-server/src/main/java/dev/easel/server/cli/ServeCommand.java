@@ -1,5 +1,6 @@
 package dev.easel.server.cli;
 
+import dev.easel.engine.runtime.PreparedModelCache;
 import dev.easel.server.api.EaselServer;
 import dev.easel.server.catalog.DiffusionPipelineLoader;
 import dev.easel.server.config.ConfigException;
@@ -36,7 +37,8 @@ public final class ServeCommand implements Callable<Integer> {
             System.err.println("easel serve: " + e.getMessage());
             return 2;
         }
-        EaselServer server = EaselServer.start(config, new DiffusionPipelineLoader());
+        EaselServer server = EaselServer.start(config, new DiffusionPipelineLoader(config.preparedModelCacheDir()
+                .map(dir -> PreparedModelCache.open(dir, config.preparedModelCacheMaxBytes()))));
         PrintStream out = System.out;
         server.initialAdminSecret().ifPresent(secret -> {
             out.println("Created the first admin key. It is shown only this once: store it now.");

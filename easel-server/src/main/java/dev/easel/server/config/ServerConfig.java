@@ -16,6 +16,8 @@ public record ServerConfig(
         String defaultModel,
         String detectedModelTier,
         long modelMemoryBudgetMb,
+        String cacheDir,
+        double cacheMaxGb,
         Limits limits,
         Queue queue,
         Images images,
@@ -30,6 +32,18 @@ public record ServerConfig(
     public ServerConfig {
         tiers = Map.copyOf(tiers);
         catalog = catalog == null ? Map.of() : java.util.Collections.unmodifiableMap(new java.util.LinkedHashMap<>(catalog));
+    }
+
+    /** The prepared-model cache's folder: {@code cache-dir}, or {@code <data-dir>/cache} when unset; empty when "off". */
+    public java.util.Optional<Path> preparedModelCacheDir() {
+        if (cacheDir == null || cacheDir.isBlank()) return java.util.Optional.of(dataDir.resolve("cache"));
+        if (cacheDir.equals("off")) return java.util.Optional.empty();
+        return java.util.Optional.of(Path.of(cacheDir));
+    }
+
+    /** {@code cache-max-gb} in bytes (0: no bound). */
+    public long preparedModelCacheMaxBytes() {
+        return (long) (cacheMaxGb * 1e9);
     }
 
     /** Bounds checked on every request before any work is done. */
