@@ -124,7 +124,8 @@ public final class FluxFiles implements AutoCloseable {
     /** A T5 encoder, seen through its fp8 scales when it is a scaled-fp8 file. */
     private WeightSource t5View(SafetensorsFile file, String prefix) {
         WeightSource weights = ScaledFp8Weights.isScaledFp8(file) ? new ScaledFp8Weights(file) : file;
-        return prefix.isEmpty() ? weights : PrefixedKeys.strip(weights, prefix, "T5 encoder, transformers names");
+        // Always a view: the component's user closes it, the file stays open until these files are closed.
+        return PrefixedKeys.strip(weights, prefix, "T5 encoder, transformers names");
     }
 
     /**

@@ -25,6 +25,7 @@ import dev.easel.engine.runtime.Linears;
 import dev.easel.engine.runtime.RuntimeOptions;
 import dev.easel.engine.runtime.WeightMode;
 import dev.easel.engine.weights.WeightSource;
+import dev.easel.engine.weights.WeightsException;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -55,7 +56,7 @@ public final class Flux {
     /** The parts of a FLUX.1 model, configured and with their weights under canonical names, nothing loaded yet. */
     public record Parts(FluxConfig transformer, VaeConfig vae, ClipTextConfig clipL, T5Config t5,
                         ClipTokenizer clipTokenizer, int clipPadId, T5Tokenizer t5Tokenizer, SchedulerSettings scheduler,
-                        Function<String, WeightSource> weights, AutoCloseable owned) implements AutoCloseable {
+                        Function<String, WeightSource> weights, Owned owned) implements AutoCloseable {
 
         public boolean guidanceDistilled() {
             return transformer.guidanceEmbeds();
@@ -76,13 +77,7 @@ public final class Flux {
 
         @Override
         public void close() {
-            try {
-                owned.close();
-            } catch (RuntimeException e) {
-                throw e;
-            } catch (Exception e) {
-                throw new IllegalStateException("closing " + owned + " failed", e);
-            }
+            owned.close();
         }
     }
 
@@ -94,11 +89,13 @@ public final class Flux {
         FluxFiles opened = FluxFiles.open(files);
         try {
             FluxConfig transformer = ComponentLoader.inferConfig("transformer", opened.transformer(), FluxConfig::infer);
+            ClipTextConfig clipL = ComponentLoader.inferConfig("text_encoder", opened.clipL(), (n, s) -> ClipTextConfig.infer(n, s, true));
+            T5Config t5 = ComponentLoader.inferConfig("text_encoder_2", opened.t5(), T5Config::infer);
+            checkTextEncoders(transformer, clipL, t5, files.checkpoint().toString(), opened.clipL().location(), opened.t5().location());
             ClipTokenizer clipTokenizer = ClipTokenizer.bundled();
             return new Parts(transformer,
                     ComponentLoader.inferConfig("vae", opened.vae(), (n, s) -> VaeConfig.infer(n, s, VAE_SCALING, VAE_SHIFT)),
-                    ComponentLoader.inferConfig("text_encoder", opened.clipL(), (n, s) -> ClipTextConfig.infer(n, s, true)),
-                    ComponentLoader.inferConfig("text_encoder_2", opened.t5(), T5Config::infer),
+                    clipL, t5,
                     clipTokenizer, clipTokenizer.eosId(), T5Tokenizer.bundled(), scheduler(transformer),
                     component -> switch (component) {
                         case "transformer" -> opened.transformer();
@@ -106,7 +103,7 @@ public final class Flux {
                         case "text_encoder" -> opened.clipL();
                         case "text_encoder_2" -> opened.t5();
                         default -> throw new IllegalArgumentException("a FLUX.1 model has no component " + component);
-                    }, opened);
+                    }, opened::close);
         } catch (RuntimeException e) {
             opened.close();
             throw e;
@@ -119,13 +116,33 @@ public final class Flux {
         ClipTokenizer clipTokenizer = Files.isDirectory(clipTokenizerDir) ? ClipTokenizer.fromDiffusersFolder(clipTokenizerDir) : ClipTokenizer.bundled();
         Path spiece = folder.dir().resolve("tokenizer_2").resolve("spiece.model");
         FluxConfig transformer = FluxConfig.fromDiffusers(folder.config("transformer"));
+        ClipTextConfig clipL = ClipTextConfig.fromHuggingFace(folder.config("text_encoder"), false);
+        T5Config t5 = T5Config.fromHuggingFace(folder.config("text_encoder_2"));
+        checkTextEncoders(transformer, clipL, t5, folder.dir().resolve("transformer").toString(),
+                folder.dir().resolve("text_encoder").toString(), folder.dir().resolve("text_encoder_2").toString());
         SchedulerSettings settings = FolderScheduler.of(folder, scheduler(transformer)).settings();
-        return new Parts(transformer, VaeConfig.fromDiffusers(folder.config("vae")),
-                ClipTextConfig.fromHuggingFace(folder.config("text_encoder"), false),
-                T5Config.fromHuggingFace(folder.config("text_encoder_2")),
+        return new Parts(transformer, VaeConfig.fromDiffusers(folder.config("vae")), clipL, t5,
                 clipTokenizer, clipTokenizer.padId(), Files.isRegularFile(spiece) ? T5Tokenizer.fromFile(spiece) : T5Tokenizer.bundled(),
-                settings.withTimestepDivisor(1000f), folder::weights, () -> {
-        });
+                settings.withTimestepDivisor(1000f), folder::weights, Owned.NOTHING);
+    }
+
+    /**
+     * The text encoders must be the transformer's own: T5's states are its context ({@code d_model} = the context
+     * width), CLIP-L's pooled output its global vector (hidden size = the pooled width). A text encoder of another
+     * model would otherwise load and only fail, obscurely, at the first image.
+     */
+    static void checkTextEncoders(FluxConfig transformer, ClipTextConfig clipL, T5Config t5,
+                                  String transformerAt, String clipAt, String t5At) {
+        if (t5.dModel() != transformer.contextDim()) {
+            throw new WeightsException(t5At + ": this T5 text encoder is " + t5.dModel() + " wide (d_model), but the FLUX.1 "
+                    + "transformer " + transformerAt + " takes T5 states " + transformer.contextDim()
+                    + " wide: the T5 file belongs to another model");
+        }
+        if (clipL.hidden() != transformer.pooledDim()) {
+            throw new WeightsException(clipAt + ": this CLIP-L text encoder is " + clipL.hidden() + " wide (hidden size), but "
+                    + "the FLUX.1 transformer " + transformerAt + " takes a pooled text vector " + transformer.pooledDim()
+                    + " wide: the CLIP-L file belongs to another model");
+        }
     }
 
     /** Bytes the model's weights take loaded in {@code mode}: quantized layers at their block size, the rest fp32. */

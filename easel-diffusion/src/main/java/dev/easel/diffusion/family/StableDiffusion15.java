@@ -61,7 +61,7 @@ public final class StableDiffusion15 {
                         case "unet" -> unet;
                         case "vae" -> vae;
                         default -> throw new IllegalArgumentException("an SD 1.x checkpoint has no component " + component);
-                    }, file);
+                    }, file::close);
         } catch (RuntimeException e) {
             file.close();
             throw e;
@@ -77,8 +77,7 @@ public final class StableDiffusion15 {
                 List.of(new StableDiffusionParts.TextEncoder("text_encoder", tokenizer, tokenizer.padId(),
                         ClipTextConfig.fromHuggingFace(folder.config("text_encoder"), false))),
                 UNetConfig.fromDiffusers(folder.config("unet")), VaeConfig.fromDiffusers(folder.config("vae")),
-                samplers(scheduler.settings(), scheduler.sampler()), ModelFamily.SD15.defaults(), folder::weights, () -> {
-        });
+                samplers(scheduler.settings(), scheduler.sampler()), ModelFamily.SD15.defaults(), folder::weights, Owned.NOTHING);
     }
 
     public static DiffusionPipeline load(DetectedCheckpoint checkpoint, ModelFiles files, RuntimeOptions requested) {

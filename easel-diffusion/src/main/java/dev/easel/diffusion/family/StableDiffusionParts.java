@@ -37,7 +37,7 @@ public final class StableDiffusionParts implements AutoCloseable {
     private final Function<SamplerKind, SchedulerSettings> samplers;
     private final ModelDefaults defaults;
     private final Function<String, WeightSource> weights;
-    private final AutoCloseable owned;
+    private final Owned owned;
 
     /**
      * @param weights a component's weights by name; the caller closes each (a view over a single file closes nothing)
@@ -45,7 +45,7 @@ public final class StableDiffusionParts implements AutoCloseable {
      */
     StableDiffusionParts(List<TextEncoder> textEncoders, UNetConfig unet, VaeConfig vae,
                          Function<SamplerKind, SchedulerSettings> samplers, ModelDefaults defaults,
-                         Function<String, WeightSource> weights, AutoCloseable owned) {
+                         Function<String, WeightSource> weights, Owned owned) {
         this.textEncoders = List.copyOf(textEncoders);
         this.unet = unet;
         this.vae = vae;
@@ -104,12 +104,6 @@ public final class StableDiffusionParts implements AutoCloseable {
 
     @Override
     public void close() {
-        try {
-            owned.close();
-        } catch (RuntimeException e) {
-            throw e;
-        } catch (Exception e) {
-            throw new IllegalStateException("closing " + owned + " failed", e);
-        }
+        owned.close();
     }
 }

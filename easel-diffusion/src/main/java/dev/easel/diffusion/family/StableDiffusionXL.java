@@ -120,7 +120,7 @@ public final class StableDiffusionXL {
                         case "unet" -> unet;
                         case "vae" -> vae;
                         default -> throw new IllegalArgumentException("an SDXL checkpoint has no component " + component);
-                    }, file);
+                    }, file::close);
         } catch (RuntimeException e) {
             file.close();
             throw e;
@@ -148,8 +148,7 @@ public final class StableDiffusionXL {
                         ClipTextConfig.fromHuggingFace(folder.config("text_encoder"), false)),
                 new StableDiffusionParts.TextEncoder("text_encoder_2", tokenizer2, tokenizer2.padId(), clipG)),
                 UNetConfig.fromDiffusers(folder.config("unet")), VaeConfig.fromDiffusers(folder.config("vae")),
-                kind -> chosen, defaults, folder::weights, () -> {
-        });
+                kind -> chosen, defaults, folder::weights, Owned.NOTHING);
     }
 
     /**

@@ -32,7 +32,10 @@ public final class ComponentLoader {
 
     public static OnnxModel load(String component, GraphBuilder graph, WeightSource weights, RuntimeOptions options) {
         validate(component, graph.weights(), weights);
-        return OnnxModel.create(graph, OnnxModel.WeightProvider.of(weights, graph), options);
+        OnnxModel.WeightProvider provider = OnnxModel.WeightProvider.of(weights, graph);
+        // with a cache, a model prepared before loads from it (OnnxModel's scratch file and optimisation skipped)
+        return options.cache() != null ? options.cache().load(component, graph, weights, provider, options)
+                : OnnxModel.create(graph, provider, options);
     }
 
     /**

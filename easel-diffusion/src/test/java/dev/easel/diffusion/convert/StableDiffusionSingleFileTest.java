@@ -15,9 +15,11 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * Every SD 1.x single file of the fixtures, converted, must give exactly the weights of the diffusers folder
@@ -27,23 +29,25 @@ class StableDiffusionSingleFileTest {
     @TempDir
     Path temp;
 
-    private record Pair(Path singleFile, Path diffusers) {
+    /** A single file of the fixtures and its family's diffusers folder, where the fixtures hold one. */
+    private record Pair(String family, Path singleFile, Optional<Path> diffusers) {
     }
 
+    /** Every SD 1.x single file of the fixtures, found by inspecting each family's single files. */
     private static List<Pair> sd15Pairs() {
         List<Pair> pairs = new ArrayList<>();
-        for (Path family : FixtureCase.families()) {
-            for (Path file : FixtureCase.singleFiles(family)) {
+        for (String family : FixtureCase.familyNames()) {
+            for (Path file : FixtureCase.singleFiles(FixtureCase.root().resolve(family))) {
                 DetectedCheckpoint detected;
                 try {
                     detected = CheckpointInspector.inspect(file);
                 } catch (UnsupportedCheckpointException e) {
                     continue; // e.g. a standalone VAE
                 }
-                if (detected.family() == ModelFamily.SD15) pairs.add(new Pair(file, family.resolve("diffusers")));
+                if (detected.family() == ModelFamily.SD15) pairs.add(new Pair(family, file, FixtureCase.diffusersFolder(family)));
             }
         }
-        assertThat(pairs).as("SD 1.x single files among the fixtures").isNotEmpty();
+        assumeTrue(!pairs.isEmpty(), "no SD 1.x single file in " + FixtureCase.root());
         return pairs;
     }
 
@@ -56,8 +60,9 @@ class StableDiffusionSingleFileTest {
             components.put("vae", StableDiffusionSingleFile::vae);
             components.put("text_encoder", StableDiffusionSingleFile::textEncoder);
             components.forEach((component, pick) -> tests.add(DynamicTest.dynamicTest(
-                    pair.singleFile().getFileName() + " " + component, () -> {
-                        DiffusersFolder folder = DiffusersFolder.open(pair.diffusers());
+                    pair.family() + "/" + pair.singleFile().getFileName() + " " + component, () -> {
+                        assumeTrue(pair.diffusers().isPresent(), "no " + pair.family() + " diffusers folder in " + FixtureCase.root());
+                        DiffusersFolder folder = DiffusersFolder.open(pair.diffusers().orElseThrow());
                         try (StableDiffusionSingleFile single = StableDiffusionSingleFile.open(pair.singleFile());
                              WeightSource expected = folder.weights(component)) {
                             ConvertFixtures.assertSameWeights(pick.apply(single), expected);

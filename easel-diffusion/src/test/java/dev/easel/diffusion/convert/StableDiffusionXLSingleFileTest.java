@@ -16,10 +16,12 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.function.Function;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * Every SDXL single file of the fixtures, converted, must give exactly the weights of the diffusers folder beside
@@ -28,23 +30,25 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
  */
 class StableDiffusionXLSingleFileTest {
 
-    private record Pair(Path singleFile, Path diffusers) {
+    /** A single file of the fixtures and its family's diffusers folder, where the fixtures hold one. */
+    private record Pair(String family, Path singleFile, Optional<Path> diffusers) {
     }
 
+    /** Every SDXL single file of the fixtures, found by inspecting each family's single files. */
     private static List<Pair> sdxlPairs() {
         List<Pair> pairs = new ArrayList<>();
-        for (Path family : FixtureCase.families()) {
-            for (Path file : FixtureCase.singleFiles(family)) {
+        for (String family : FixtureCase.familyNames()) {
+            for (Path file : FixtureCase.singleFiles(FixtureCase.root().resolve(family))) {
                 DetectedCheckpoint detected;
                 try {
                     detected = CheckpointInspector.inspect(file);
                 } catch (UnsupportedCheckpointException e) {
-                    continue;
+                    continue; // e.g. a standalone VAE
                 }
-                if (detected.family() == ModelFamily.SDXL) pairs.add(new Pair(file, family.resolve("diffusers")));
+                if (detected.family() == ModelFamily.SDXL) pairs.add(new Pair(family, file, FixtureCase.diffusersFolder(family)));
             }
         }
-        assertThat(pairs).as("SDXL single files among the fixtures").isNotEmpty();
+        assumeTrue(!pairs.isEmpty(), "no SDXL single file in " + FixtureCase.root());
         return pairs;
     }
 
@@ -58,8 +62,9 @@ class StableDiffusionXLSingleFileTest {
             components.put("text_encoder", StableDiffusionXLSingleFile::textEncoder);
             components.put("text_encoder_2", StableDiffusionXLSingleFile::textEncoder2);
             components.forEach((component, pick) -> tests.add(DynamicTest.dynamicTest(
-                    pair.singleFile().getFileName() + " " + component, () -> {
-                        DiffusersFolder folder = DiffusersFolder.open(pair.diffusers());
+                    pair.family() + "/" + pair.singleFile().getFileName() + " " + component, () -> {
+                        assumeTrue(pair.diffusers().isPresent(), "no " + pair.family() + " diffusers folder in " + FixtureCase.root());
+                        DiffusersFolder folder = DiffusersFolder.open(pair.diffusers().orElseThrow());
                         try (StableDiffusionXLSingleFile single = StableDiffusionXLSingleFile.open(pair.singleFile());
                              WeightSource expected = folder.weights(component)) {
                             ConvertFixtures.assertSameWeights(pick.apply(single), expected);

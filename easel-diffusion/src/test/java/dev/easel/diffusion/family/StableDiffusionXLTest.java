@@ -23,7 +23,6 @@ import java.util.Map;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 class StableDiffusionXLTest {
     @TempDir
@@ -50,17 +49,18 @@ class StableDiffusionXLTest {
     }
 
     @Test
-    void pipelinesLoadsSdxlSingleFilesAndFoldersWithTheirDefaults() throws Exception {
-        Path family = FixtureCase.root().resolve("sdxl");
-        assumeTrue(Files.isDirectory(family.resolve("single_file")), "no SDXL fixtures");
-        Path lightning = Files.createSymbolicLink(temp.resolve("sdxl_lightning_4step.safetensors"),
-                family.resolve("single_file/sdxl_tiny.safetensors"));
+    void pipelinesLoadsSdxlSingleFilesWithTheirDefaults() throws Exception {
+        Path lightning = Files.createSymbolicLink(temp.resolve("sdxl_lightning_4step.safetensors"), FixtureCase.requireSingleFile("sdxl"));
         try (ImagePipeline p = Pipelines.load(lightning)) {
             assertThat(p.family()).isEqualTo(ModelFamily.SDXL);
             assertThat(p.defaults()).isEqualTo(StableDiffusionXL.lightningDefaults(4));
             assertThat(p.family().sizeMultiple()).isEqualTo(8);
         }
-        try (ImagePipeline p = Pipelines.load(family.resolve("diffusers"))) {
+    }
+
+    @Test
+    void pipelinesLoadsSdxlFoldersWithTheirDefaults() {
+        try (ImagePipeline p = Pipelines.load(FixtureCase.requireDiffusersFolder("sdxl"))) {
             assertThat(p.family()).isEqualTo(ModelFamily.SDXL);
             assertThat(p.defaults()).isEqualTo(StableDiffusionXL.BASE_DEFAULTS);
         }
@@ -68,8 +68,7 @@ class StableDiffusionXLTest {
 
     @Test
     void aMisshapenFusedAttentionIsNamedAsTheFileStoresIt() {
-        Path file = FixtureCase.root().resolve("sdxl/single_file/sdxl_tiny.safetensors");
-        assumeTrue(Files.isRegularFile(file), "no SDXL fixtures");
+        Path file = FixtureCase.requireSingleFile("sdxl");
         String fused = StableDiffusionXLSingleFile.TEXT_ENCODER_2_PREFIX + "transformer.resblocks.0.attn.in_proj_weight";
         try (SafetensorsFile checkpoint = SafetensorsFile.open(file)) {
             long[] stored = checkpoint.info(fused).shape();

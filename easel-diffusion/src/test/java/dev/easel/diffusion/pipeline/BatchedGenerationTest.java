@@ -32,7 +32,7 @@ class BatchedGenerationTest {
 
     @BeforeAll
     static void load() {
-        pipeline = (DiffusionPipeline) Pipelines.load(FixtureCase.root().resolve("sd15/diffusers"), RuntimeOptions.defaults());
+        pipeline = (DiffusionPipeline) Pipelines.load(FixtureCase.requireModel("sd15"), RuntimeOptions.defaults());
     }
 
     @AfterAll
@@ -72,7 +72,7 @@ class BatchedGenerationTest {
 
     @Test
     void sdxlConditioningIsMergedRowForRowToo() {
-        try (DiffusionPipeline sdxl = (DiffusionPipeline) Pipelines.load(FixtureCase.root().resolve("sdxl/diffusers"),
+        try (DiffusionPipeline sdxl = (DiffusionPipeline) Pipelines.load(FixtureCase.requireModel("sdxl"),
                 RuntimeOptions.defaults())) {
             assertMergedEqualsAlone(sdxl, List.of(
                     request("portrait of a red fox wearing a scarf", null, 1, 1, 5f, "euler_a"),

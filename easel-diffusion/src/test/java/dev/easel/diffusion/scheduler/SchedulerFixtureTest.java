@@ -1,10 +1,14 @@
 package dev.easel.diffusion.scheduler;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.easel.diffusion.convert.DiffusersFolder;
+import dev.easel.diffusion.convert.LdmVaeNames;
+import dev.easel.diffusion.convert.StableDiffusionSingleFile;
 import dev.easel.diffusion.fixtures.FixtureCase;
 import dev.easel.diffusion.noise.RecordedNoise;
 import dev.easel.engine.tensor.FloatTensor;
 import dev.easel.engine.weights.SafetensorsFile;
+import dev.easel.engine.weights.WeightSource;
 import org.junit.jupiter.api.DynamicContainer;
 import org.junit.jupiter.api.DynamicTest;
 import org.junit.jupiter.api.Test;
@@ -13,10 +17,12 @@ import org.junit.jupiter.api.TestFactory;
 import java.nio.FloatBuffer;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Optional;
 import java.util.stream.Stream;
 
 import static dev.easel.diffusion.scheduler.Close.assertClose;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * Every recorded case with a scheduler: the scheduler is built from the manifest's scheduler class and config the
@@ -224,23 +230,37 @@ class SchedulerFixtureTest {
         return packedLikeModelInput(c, new FloatTensor(eps.shape(), out));
     }
 
-    /** The VAE's 1x1 quant_conv over (1, 2C, H, W) moments, with the weights of the case's diffusers folder. */
+    /**
+     * The VAE's 1x1 quant_conv over (1, 2C, H, W) moments, with the weights of the case's diffusers folder, or of its
+     * single file (the same tensors) where the fixtures hold no folder.
+     */
     static FloatTensor quantConv(FixtureCase c, FloatTensor moments) {
-        Path weights = c.diffusersDir().resolve("vae/diffusion_pytorch_model.safetensors");
-        try (SafetensorsFile file = SafetensorsFile.open(weights)) {
-            FloatBuffer w = file.float32("quant_conv.weight").asFloatBuffer();
-            FloatBuffer b = file.float32("quant_conv.bias").asFloatBuffer();
-            int channels = (int) moments.dim(1), plane = (int) (moments.dim(2) * moments.dim(3));
-            float[] in = moments.data(), out = new float[in.length];
-            for (int o = 0; o < channels; o++) {
-                for (int p = 0; p < plane; p++) {
-                    float sum = b.get(o);
-                    for (int i = 0; i < channels; i++) sum += w.get(o * channels + i) * in[i * plane + p];
-                    out[o * plane + p] = sum;
-                }
+        Optional<Path> folder = c.diffusersFolder();
+        if (folder.isPresent()) {
+            try (WeightSource vae = DiffusersFolder.open(folder.get()).weights("vae")) {
+                return quantConv(vae, moments);
             }
-            return new FloatTensor(moments.shape(), out);
         }
+        Optional<Path> singleFile = c.singleFile();
+        assumeTrue(singleFile.isPresent(), c + ": neither a diffusers folder nor a single file in " + FixtureCase.root());
+        try (SafetensorsFile file = SafetensorsFile.open(singleFile.get())) {
+            return quantConv(LdmVaeNames.view(file, StableDiffusionSingleFile.VAE_PREFIX), moments);
+        }
+    }
+
+    private static FloatTensor quantConv(WeightSource vae, FloatTensor moments) {
+        FloatBuffer w = vae.float32("quant_conv.weight").asFloatBuffer();
+        FloatBuffer b = vae.float32("quant_conv.bias").asFloatBuffer();
+        int channels = (int) moments.dim(1), plane = (int) (moments.dim(2) * moments.dim(3));
+        float[] in = moments.data(), out = new float[in.length];
+        for (int o = 0; o < channels; o++) {
+            for (int p = 0; p < plane; p++) {
+                float sum = b.get(o);
+                for (int i = 0; i < channels; i++) sum += w.get(o * channels + i) * in[i * plane + p];
+                out[o * plane + p] = sum;
+            }
+        }
+        return new FloatTensor(moments.shape(), out);
     }
 
     static FloatTensor packedLikeModelInput(FixtureCase c, FloatTensor unpacked) {

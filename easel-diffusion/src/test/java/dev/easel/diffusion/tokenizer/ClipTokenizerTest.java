@@ -89,7 +89,7 @@ class ClipTokenizerTest {
         assertThat(clip.tokenIds("! !! !!!")).containsExactly(256, 748, 995);
         int[] clipG = framed(0, 0, 0, 0, 0, 0, 0);
         assertThat(clip.withPadToken("!").encode("! !! !!!")).containsExactly(clipG);
-        Path tokenizer2 = FixtureCase.root().resolve("sdxl/diffusers/tokenizer_2");
+        Path tokenizer2 = FixtureCase.requireTokenizerFolder("tokenizer_2", "vocab.json");
         assertThat(ClipTokenizer.fromDiffusersFolder(tokenizer2).encode("! !! !!!")).containsExactly(clipG);
         // the split also cuts words: "hello!!" is hello</w> + !!</w> on CLIP-L, hello</w> + ! + ! on CLIP-G
         assertThat(clip.tokenIds("hello!!")).containsExactly(3306, 748);
@@ -182,7 +182,7 @@ class ClipTokenizerTest {
 
     @Test
     void encodingFromManyThreadsGivesTheSequentialResult() throws Exception {
-        Path folder = FixtureCase.root().resolve("sd15/diffusers/tokenizer");
+        Path folder = FixtureCase.requireTokenizerFolder("tokenizer", "vocab.json");
         ClipTokenizer fresh = ClipTokenizer.fromFiles(folder.resolve("vocab.json"), folder.resolve("merges.txt"));
         List<String> prompts = IntStream.range(0, 200)
                 .mapToObj(i -> "prompt number " + i + ", a watercolor painting of lighthouse " + (i % 7) + " at dusk")

@@ -11,11 +11,9 @@ import java.nio.file.Path;
 import static org.assertj.core.api.Assertions.assertThat;
 
 class DiffusersTokenizerConfigTest {
-    private static final Path CLIP_L = FixtureCase.root().resolve("sd15/diffusers/tokenizer");
-
     @Test
     void readsSdxlTokenizer2() {
-        var config = DiffusersTokenizerConfig.read(FixtureCase.root().resolve("sdxl/diffusers/tokenizer_2"));
+        var config = DiffusersTokenizerConfig.read(FixtureCase.requireTokenizerFolder("tokenizer_2", "vocab.json"));
         assertThat(config.padToken()).isEqualTo("!");
         assertThat(config.bosToken()).isEqualTo("<|startoftext|>");
         assertThat(config.eosToken()).isEqualTo("<|endoftext|>");
@@ -46,8 +44,10 @@ class DiffusersTokenizerConfigTest {
         assertThat(tokenizer.tokenIds("! !!")).containsExactly(0, 0, 0);
     }
 
+    /** The CLIP vocabulary files of any family's CLIP-L tokenizer folder. */
     private static void copyVocabulary(Path dir) throws IOException {
-        Files.copy(CLIP_L.resolve("vocab.json"), dir.resolve("vocab.json"));
-        Files.copy(CLIP_L.resolve("merges.txt"), dir.resolve("merges.txt"));
+        Path clipL = FixtureCase.requireTokenizerFolder("tokenizer", "vocab.json");
+        Files.copy(clipL.resolve("vocab.json"), dir.resolve("vocab.json"));
+        Files.copy(clipL.resolve("merges.txt"), dir.resolve("merges.txt"));
     }
 }

@@ -30,7 +30,9 @@ import java.nio.file.StandardOpenOption;
 import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
 import java.nio.LongBuffer;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
@@ -107,24 +109,43 @@ public final class OnnxModel implements AutoCloseable {
     }
 
     public static OnnxModel create(GraphBuilder graph, WeightProvider weights, RuntimeOptions options) {
+        return create(graph, weights, options, null, null);
+    }
+
+    /**
+     * As {@link #create(GraphBuilder, WeightProvider, RuntimeOptions)}, with the scratch file in {@code scratchParent}
+     * (null: the temp folder) and, when {@code optimizedModel} is not null, ONNX Runtime's optimized model written
+     * there with every initializer (after optimisation: fused, NCHWc-reordered) in {@link #optimizedDataFile}
+     * beside it, for {@link #openOptimized} to load without optimizing again ({@link PreparedModelCache}).
+     */
+    static OnnxModel create(GraphBuilder graph, WeightProvider weights, RuntimeOptions options, Path scratchParent, Path optimizedModel) {
         Path folder = null;
-        try (OrtSession.SessionOptions so = new OrtSession.SessionOptions()) {
-            folder = Files.createTempDirectory("easel-weights");
+        ModelProto declared = graph.build();
+        try (OrtSession.SessionOptions so = sessionOptions(options, OrtSession.SessionOptions.OptLevel.ALL_OPT)) {
+            folder = scratchParent == null ? Files.createTempDirectory("easel-weights")
+                    : Files.createTempDirectory(scratchParent, "easel-weights");
             Map<String, Long> offsets = new LinkedHashMap<>();
-            long bytes = writeWeights(graph, weights, folder.resolve(WEIGHTS_FILE), offsets);
-            ModelProto model = pointAt(graph.build(), offsets);
-            so.setIntraOpNumThreads(options.threads());
-            so.setInterOpNumThreads(1);
-            so.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.ALL_OPT);
-            so.addConfigEntry("session.disable_prepacking", Boolean.FALSE.equals(options.prepackWeights()) ? "1" : "0");
+            long bytes = writeWeights(graph, declared, weights, folder.resolve(WEIGHTS_FILE), offsets, options.threads());
+            ModelProto model = pointAt(declared, offsets);
             so.addConfigEntry("session.model_external_initializers_file_folder_path", folder.toString());
+            if (optimizedModel != null) {
+                so.setOptimizedModelFilePath(optimizedModel.toString());
+                so.addConfigEntry("session.optimized_model_external_initializers_file_name", optimizedDataFile(optimizedModel).getFileName().toString());
+                // every weight goes to the data file (mapped when loaded); only small constants stay in the proto
+                so.addConfigEntry("session.optimized_model_external_initializers_min_size_in_bytes", "1024");
+                // Not "session.save_external_prepacked_constant_initializers": loading ORT 1.29's saved prepacked
+                // weights crashed running the CLIP text encoder (SIGSEGV in the CPU provider), so weights are repacked
+                // on load (the UNet of SD 1.5: ~4 s more than with them saved, measured under load).
+                // it warns that the model suits this CPU only: the cache keys entries by CPU (CpuIdentity)
+                so.setSessionLogLevel(ai.onnxruntime.OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR);
+            }
             if (options.profileFolder() != null) {
                 so.enableProfiling(options.profileFolder().resolve(model.getGraph().getName()).toString());
             }
             OrtSession session = ENV.createSession(model.toByteArray(), so);
             return new OnnxModel(session, bytes);
         } catch (OrtException e) {
-            throw new IllegalStateException("ONNX Runtime could not create the " + graph.build().getGraph().getName()
+            throw new IllegalStateException("ONNX Runtime could not create the " + declared.getGraph().getName()
                     + " session: " + e.getMessage(), e);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot write the converted weights to a scratch file", e);
@@ -133,54 +154,123 @@ public final class OnnxModel implements AutoCloseable {
         }
     }
 
+    /**
+     * A session over an optimized model {@link #create(GraphBuilder, WeightProvider, RuntimeOptions, Path, Path)} wrote,
+     * with the same options: nothing is optimized again, and its initializers (prepacked ones too) are mapped from
+     * the data file, not copied.
+     */
+    static OnnxModel openOptimized(Path optimizedModel, RuntimeOptions options, long weightBytes) {
+        try (OrtSession.SessionOptions so = sessionOptions(options, OrtSession.SessionOptions.OptLevel.NO_OPT)) {
+            if (options.profileFolder() != null) {
+                so.enableProfiling(options.profileFolder().resolve(optimizedModel.getParent().getFileName().toString()).toString());
+            }
+            return new OnnxModel(ENV.createSession(optimizedModel.toString(), so), weightBytes);
+        } catch (OrtException e) {
+            throw new IllegalStateException("ONNX Runtime could not load the prepared model " + optimizedModel + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** The data file of an optimized model written by {@link #create(GraphBuilder, WeightProvider, RuntimeOptions, Path, Path)}. */
+    static Path optimizedDataFile(Path optimizedModel) {
+        return optimizedModel.resolveSibling(optimizedModel.getFileName() + ".data");
+    }
+
+    /** The ONNX Runtime version sessions are made with. */
+    static String runtimeVersion() {
+        return ENV.getVersion();
+    }
+
+    /** What the session options set that shapes an optimized model, for {@link PreparedModelCache}'s key. */
+    static String optimizedModelOptions(RuntimeOptions options) {
+        return "opt=ALL_OPT,prepack=" + !Boolean.FALSE.equals(options.prepackWeights());
+    }
+
+    private static OrtSession.SessionOptions sessionOptions(RuntimeOptions options, OrtSession.SessionOptions.OptLevel level) throws OrtException {
+        OrtSession.SessionOptions so = new OrtSession.SessionOptions();
+        try {
+            so.setIntraOpNumThreads(options.threads());
+            so.setInterOpNumThreads(1);
+            so.setOptimizationLevel(level);
+            so.addConfigEntry("session.disable_prepacking", Boolean.FALSE.equals(options.prepackWeights()) ? "1" : "0");
+            return so;
+        } catch (OrtException | RuntimeException e) {
+            so.close();
+            throw e;
+        }
+    }
+
     private static final String WEIGHTS_FILE = "weights.f32";
 
     /**
      * Writes every weight, each at an aligned offset: fp32 ones as fp32, block-quantized ones as their blocks and
-     * scales. Fills {@code offsets} by initializer name; returns the bytes written.
+     * scales. Offsets follow the graph's declarations (so they are known before any weight is converted), and
+     * {@code threads} weights are converted at once, each written at its own offset. Fills {@code offsets} by
+     * initializer name; returns the bytes written.
      */
-    private static long writeWeights(GraphBuilder graph, WeightProvider weights, Path file, Map<String, Long> offsets) throws IOException {
-        Map<String, BlockFormat> quantized = graph.quantizedWeights();
+    private static long writeWeights(GraphBuilder graph, ModelProto declared, WeightProvider weights, Path file,
+                                     Map<String, Long> offsets, int threads) throws IOException {
         long total = 0;
+        long at = 0;
+        for (TensorProto t : declared.getGraph().getInitializerList()) {
+            if (t.getDataLocation() != TensorProto.DataLocation.EXTERNAL) continue;
+            offsets.put(t.getName(), at);
+            long length = declaredLength(t);
+            total += length;
+            at += (length + ALIGNMENT - 1) / ALIGNMENT * ALIGNMENT;
+        }
+        Map<String, BlockFormat> quantized = graph.quantizedWeights();
+        Map<String, long[]> shapes = graph.weights();
+        List<String> names = new ArrayList<>();
+        for (TensorProto t : declared.getGraph().getInitializerList()) {
+            if (shapes.containsKey(t.getName())) names.add(t.getName());
+            else if (t.getName().endsWith(GraphBuilder.BLOCKS_SUFFIX)) names.add(t.getName().substring(0, t.getName().length() - GraphBuilder.BLOCKS_SUFFIX.length()));
+        }
         try (FileChannel out = FileChannel.open(file, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
-            long[] at = {0};
-            for (Map.Entry<String, long[]> w : graph.weights().entrySet()) {
-                String name = w.getKey();
-                long[] shape = w.getValue();
+            ParallelTasks.run(names, Math.max(1, threads), name -> {
                 try (Arena arena = Arena.ofConfined()) {
-                    BlockFormat format = quantized.get(name);
-                    if (format != null) {
-                        QuantizedWeight q = weights.quantized(name, shape[0], shape[1], format, arena);
-                        if (q.rows() != shape[0] || q.columns() != shape[1] || !q.format().equals(format)) {
-                            throw new IllegalArgumentException("weight " + name + " must be [" + shape[0] + ", " + shape[1] + "] in "
-                                    + format + ", got [" + q.rows() + ", " + q.columns() + "] in " + q.format());
-                        }
-                        total += append(out, at, name + GraphBuilder.BLOCKS_SUFFIX, q.blocks().asByteBuffer(), offsets);
-                        total += append(out, at, name + GraphBuilder.SCALES_SUFFIX, q.scales().asByteBuffer(), offsets);
-                        continue;
-                    }
-                    long expected = FloatTensor.elementCount(shape) * Float.BYTES;
-                    ByteBuffer data = weights.float32(name, arena);
-                    if (data.remaining() != expected) {
-                        throw new IllegalArgumentException("weight " + name + " must hold " + expected
-                                + " bytes for shape " + Arrays.toString(shape) + ", got " + data.remaining());
-                    }
-                    // ONNX external data is little-endian, as is every machine ONNX Runtime runs on.
-                    total += append(out, at, name, data.order(ByteOrder.LITTLE_ENDIAN), offsets);
+                    writeWeight(name, shapes.get(name), quantized.get(name), weights, arena, out, offsets);
                 }
-            }
+            });
         }
         return total;
     }
 
-    /** Writes one initializer's bytes at {@code at[0]}, records the offset, and moves {@code at[0]} to the next aligned one. */
-    private static long append(FileChannel out, long[] at, String name, ByteBuffer data, Map<String, Long> offsets) throws IOException {
-        long length = data.remaining();
-        long position = at[0];
-        while (data.hasRemaining()) position += out.write(data, position);
-        offsets.put(name, at[0]);
-        at[0] += (length + ALIGNMENT - 1) / ALIGNMENT * ALIGNMENT;
-        return length;
+    private static void writeWeight(String name, long[] shape, BlockFormat format, WeightProvider weights, Arena arena,
+                                    FileChannel out, Map<String, Long> offsets) {
+        if (format != null) {
+            QuantizedWeight q = weights.quantized(name, shape[0], shape[1], format, arena);
+            if (q.rows() != shape[0] || q.columns() != shape[1] || !q.format().equals(format)) {
+                throw new IllegalArgumentException("weight " + name + " must be [" + shape[0] + ", " + shape[1] + "] in "
+                        + format + ", got [" + q.rows() + ", " + q.columns() + "] in " + q.format());
+            }
+            writeAt(out, offsets.get(name + GraphBuilder.BLOCKS_SUFFIX), q.blocks().asByteBuffer());
+            writeAt(out, offsets.get(name + GraphBuilder.SCALES_SUFFIX), q.scales().asByteBuffer());
+            return;
+        }
+        long expected = FloatTensor.elementCount(shape) * Float.BYTES;
+        ByteBuffer data = weights.float32(name, arena);
+        if (data.remaining() != expected) {
+            throw new IllegalArgumentException("weight " + name + " must hold " + expected
+                    + " bytes for shape " + Arrays.toString(shape) + ", got " + data.remaining());
+        }
+        // ONNX external data is little-endian, as is every machine ONNX Runtime runs on.
+        writeAt(out, offsets.get(name), data.order(ByteOrder.LITTLE_ENDIAN));
+    }
+
+    private static long declaredLength(TensorProto t) {
+        for (StringStringEntryProto e : t.getExternalDataList()) {
+            if (e.getKey().equals("length")) return Long.parseLong(e.getValue());
+        }
+        throw new IllegalStateException("weight " + t.getName() + " is declared without a length");
+    }
+
+    /** Writes one initializer's bytes at its offset (positional writes: several threads share the channel). */
+    private static void writeAt(FileChannel out, long position, ByteBuffer data) {
+        try {
+            while (data.hasRemaining()) position += out.write(data, position);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot write the converted weights to a scratch file", e);
+        }
     }
 
     /** The model with each weight declaration pointing at its offset in the scratch file. */

@@ -18,8 +18,10 @@ import java.nio.file.Path;
  *                       the model family ({@link #weightsOr}): fp32 where it fits
  * @param accuracyLevel  MatMulNBits' accuracy_level for quantized layers: 4 (the default) computes with int8
  *                       activations on the integer (VNNI) kernels, 0 in fp32 over the dequantized weights
+ * @param cache          where prepared (converted and optimized) models are kept between loads, or null for none
  */
-public record RuntimeOptions(int threads, Boolean prepackWeights, Path profileFolder, WeightMode weights, int accuracyLevel) {
+public record RuntimeOptions(int threads, Boolean prepackWeights, Path profileFolder, WeightMode weights, int accuracyLevel,
+                             PreparedModelCache cache) {
     /** int8 activations and integer kernels: the fast path on CPUs with VNNI. */
     public static final int DEFAULT_ACCURACY_LEVEL = 4;
 
@@ -32,15 +34,20 @@ public record RuntimeOptions(int threads, Boolean prepackWeights, Path profileFo
     }
 
     public static RuntimeOptions defaults() {
-        return new RuntimeOptions(Runtime.getRuntime().availableProcessors(), null, null, null, DEFAULT_ACCURACY_LEVEL);
+        return new RuntimeOptions(Runtime.getRuntime().availableProcessors(), null, null, null, DEFAULT_ACCURACY_LEVEL, null);
+    }
+
+    /** These options loading through {@code cache} (null: no cache). */
+    public RuntimeOptions withCache(PreparedModelCache cache) {
+        return new RuntimeOptions(threads, prepackWeights, profileFolder, weights, accuracyLevel, cache);
     }
 
     public RuntimeOptions withThreads(int n) {
-        return new RuntimeOptions(n, prepackWeights, profileFolder, weights, accuracyLevel);
+        return new RuntimeOptions(n, prepackWeights, profileFolder, weights, accuracyLevel, cache);
     }
 
     public RuntimeOptions withPrepack(boolean on) {
-        return new RuntimeOptions(threads, on, profileFolder, weights, accuracyLevel);
+        return new RuntimeOptions(threads, on, profileFolder, weights, accuracyLevel, cache);
     }
 
     /**
@@ -53,16 +60,16 @@ public record RuntimeOptions(int threads, Boolean prepackWeights, Path profileFo
     }
 
     public RuntimeOptions withProfiling(Path folder) {
-        return new RuntimeOptions(threads, prepackWeights, folder, weights, accuracyLevel);
+        return new RuntimeOptions(threads, prepackWeights, folder, weights, accuracyLevel, cache);
     }
 
     /** These options with the weight mode {@code mode} (null: the family's choice). */
     public RuntimeOptions withWeights(WeightMode mode) {
-        return new RuntimeOptions(threads, prepackWeights, profileFolder, mode, accuracyLevel);
+        return new RuntimeOptions(threads, prepackWeights, profileFolder, mode, accuracyLevel, cache);
     }
 
     public RuntimeOptions withAccuracyLevel(int level) {
-        return new RuntimeOptions(threads, prepackWeights, profileFolder, weights, level);
+        return new RuntimeOptions(threads, prepackWeights, profileFolder, weights, level, cache);
     }
 
     /** These options with the weight mode chosen: the caller's if it chose one, else {@code familyDefault}. */

@@ -13,7 +13,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
-import java.util.stream.Stream;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -22,16 +21,12 @@ class SafetensorsFileTest {
     @TempDir
     Path temp;
 
-    private static Path sd15SingleFile() throws IOException {
-        try (Stream<Path> files = Files.list(Fixtures.dir().resolve("sd15/single_file"))) {
-            return files.filter(p -> p.toString().endsWith(".safetensors")).findFirst().orElseThrow();
-        }
+    private static Path sd15SingleFile() {
+        return Fixtures.singleFile("sd15");
     }
 
-    private static Path diffusersComponentFile(String component) throws IOException {
-        try (Stream<Path> files = Files.list(Fixtures.dir().resolve("sd15/diffusers").resolve(component))) {
-            return files.filter(p -> p.toString().endsWith(".safetensors")).findFirst().orElseThrow();
-        }
+    private static Path diffusersComponentFile(String component) {
+        return Fixtures.diffusersComponentFile("sd15", component);
     }
 
     @Test

@@ -10,9 +10,18 @@ import dev.easel.server.catalog.ModelCache;
 import dev.easel.server.catalog.ModelCatalog;
 import dev.easel.server.catalog.PipelineLoader;
 import dev.easel.server.config.ServerConfig;
+import dev.easel.server.hub.HubClient;
+import dev.easel.server.hub.ModelDownloads;
+import dev.easel.server.hub.ModelPuller;
 import dev.easel.server.image.ImageDecoder;
 import dev.easel.server.jobs.DeviceWorker;
 import dev.easel.server.jobs.JobObservers;
+import dev.easel.server.jobs.JobRecorder;
+import dev.easel.server.storage.JobStore;
+import dev.easel.server.storage.LimitStore;
+import dev.easel.server.webhooks.WebhookSender;
+import dev.easel.server.webhooks.WebhookTargets;
+import dev.easel.server.config.ConfigException;
 import dev.easel.server.jobs.JobScheduler;
 import dev.easel.server.jobs.UsageRecorder;
 import dev.easel.server.metrics.ServerMetrics;
@@ -62,6 +71,8 @@ public final class EaselServer implements AutoCloseable {
     private final Javalin app;
     private final ClientWatch clientWatch;
     private final Optional<String> initialAdminSecret;
+    private final String node;
+    private final WebhookSender webhooks;
     private final AtomicInteger inFlight = new AtomicInteger();
     private final Instant startedAt;
     private volatile boolean draining;
@@ -76,7 +87,8 @@ public final class EaselServer implements AutoCloseable {
         } catch (IOException e) {
             throw new UncheckedIOException("cannot create " + tempDir, e);
         }
-        this.db = Database.open(config.dataDir());
+        this.db = Database.open(config);
+        this.node = nodeName(config);
         this.keys = new ApiKeyStore(db, clock);
         UsageStore usage = new UsageStore(db);
         this.initialAdminSecret = keys.list().isEmpty()
@@ -84,19 +96,39 @@ public final class EaselServer implements AutoCloseable {
                 : Optional.empty();
         ImageFileStore files = new ImageFileStore(config.dataDir(), Duration.ofSeconds(config.images().urlTtlSeconds()), clock);
         ModelCatalog catalog = new ModelCatalog(config, clock);
+        if (config.hub().pullMissing()) {
+            ModelPuller puller = new ModelPuller(HubClient.fromEnvironment(config.hub().endpoint(), System.getenv()),
+                    config.modelsDir(), ModelPuller.Options.of(config.hub().parallelFiles(), config.hub().retries()));
+            catalog.pullMissingWith(new ModelDownloads(puller, () -> catalog.refresh(true), clock));
+        }
         this.metrics = new ServerMetrics();
+        JobStore jobStore = new JobStore(db);
         DeviceWorker device = new DeviceWorker("default", config.queue().capacity(), config.queue().maxBatchImages(),
                 new ModelCache(loader, memoryBudgetBytes(config)), catalog::recordLoadFailure,
-                JobObservers.of(metrics, new UsageRecorder(usage, clock)), clock);
+                JobObservers.of(metrics, new UsageRecorder(usage, clock), new JobRecorder(jobStore, node, clock)), clock);
         metrics.queueGauge(device.device(), device::waitingCount);
         metrics.loadedModelsGauge(device.device(), () -> device.cache().loadedIds().size());
+        loader.preparedModelCache().ifPresent(metrics::preparedModelCache);
         this.scheduler = new JobScheduler(List.of(device));
-        TierLimiter limiter = new TierLimiter(config.tiers(), usage, clock);
+        Duration leaseTtl = Duration.ofSeconds(config.jobs().leaseSeconds());
+        TierLimiter limiter = db.shared()
+                ? TierLimiter.shared(config.tiers(), usage, clock, new LimitStore(db, clock), node, leaseTtl)
+                : new TierLimiter(config.tiers(), usage, clock);
         Authenticator auth = new Authenticator(keys);
         ObjectMapper json = new ObjectMapper();
 
         this.clientWatch = new ClientWatch();
-        ImageService images = new ImageService(config, catalog, limiter, scheduler, files, metrics, json, clock, clientWatch);
+        WebhookTargets targets;
+        try {
+            targets = new WebhookTargets(config.webhooks().allowedNetworks());
+        } catch (IllegalArgumentException e) {
+            throw new ConfigException(e.getMessage());
+        }
+        this.webhooks = new WebhookSender(jobStore, targets, config.webhooks().maxAttempts(),
+                config.webhooks().initialBackoffMillis(), Duration.ofSeconds(config.webhooks().timeoutSeconds()), clock);
+        Duration resultTtl = Duration.ofSeconds(config.images().urlTtlSeconds());
+        JobRecords records = new JobRecords(jobStore, webhooks, json, clock, resultTtl, device::meanJobSeconds);
+        ImageService images = new ImageService(config, catalog, limiter, scheduler, files, metrics, json, clock, clientWatch, records);
         RequestReader reader = new RequestReader(json, config.limits().maxBodyBytes(), config.limits().maxInputImages(), tempDir);
         ImageDecoder decoder = new ImageDecoder(config.limits().maxInputSide(), config.limits().maxInputPixels());
         ImagesGenerationsRoute generations = new ImagesGenerationsRoute(images, reader);
@@ -104,6 +136,9 @@ public final class EaselServer implements AutoCloseable {
         ModelsRoute models = new ModelsRoute(catalog, scheduler, json, startedAt.getEpochSecond());
         UsageRoute usageRoute = new UsageRoute(usage, limiter, json, clock);
         AdminRoutes admin = new AdminRoutes(keys, usageRoute, json);
+        PlaygroundRoute playground = new PlaygroundRoute();
+        ImageJobsRoute jobs = new ImageJobsRoute(images, records, keys, reader, generations, edits, json);
+        WebhookRoutes webhookRoutes = new WebhookRoutes(keys, targets, json);
 
         this.app = Javalin.create(c -> {
             c.jetty.host = config.host();
@@ -152,6 +187,13 @@ public final class EaselServer implements AutoCloseable {
             });
             c.routes.post("/v1/images/generations", ctx -> tracked(() -> generations.handle(ctx)));
             c.routes.post("/v1/images/edits", ctx -> tracked(() -> edits.handle(ctx)));
+            c.routes.post("/v1/images/jobs", ctx -> tracked(() -> jobs.create(ctx)));
+            c.routes.get("/v1/images/jobs", jobs::list);
+            c.routes.get("/v1/images/jobs/{id}", jobs::get);
+            c.routes.delete("/v1/images/jobs/{id}", jobs::cancel);
+            c.routes.get("/v1/webhook", webhookRoutes::get);
+            c.routes.put("/v1/webhook", webhookRoutes::put);
+            c.routes.post("/v1/webhook/secret", webhookRoutes::newSecret);
             c.routes.get("/v1/models", models::list);
             c.routes.get("/v1/models/{id}", models::get);
             c.routes.get("/v1/usage", usageRoute::own);
@@ -159,6 +201,9 @@ public final class EaselServer implements AutoCloseable {
             c.routes.get("/v1/admin/keys", admin::list);
             c.routes.delete("/v1/admin/keys/{id}", admin::revoke);
             c.routes.get("/v1/admin/keys/{id}/usage", admin::usage);
+            // The web playground: public static files; its data calls use the public API with the user's key.
+            c.routes.get("/", playground::index);
+            c.routes.get("/playground/{file}", playground::file);
             c.routes.get("/files/images/{name}", ctx -> {
                 ImageFileStore.Found found = files.find(ctx.pathParam("name")).orElseThrow(() ->
                         ApiException.notFound(null, "not_found", "This image does not exist or its link has expired."));
@@ -174,6 +219,23 @@ public final class EaselServer implements AutoCloseable {
                 var loaded = body.putArray("models_loaded");
                 scheduler.devices().forEach(d -> d.cache().loadedIds().forEach(loaded::add));
                 ctx.status(draining ? 503 : 200).json(body);
+            });
+            // For the load balancer: 200 while this node takes work, 503 while it drains.
+            c.routes.get("/health/ready", ctx -> {
+                ObjectNode body = json.createObjectNode();
+                body.put("ready", !draining);
+                body.put("node", node);
+                body.put("queue_length", scheduler.waitingCount());
+                try {
+                    body.put("queued_jobs", jobStore.count(JobStore.State.QUEUED));
+                    body.put("database", "ok");
+                } catch (RuntimeException e) {
+                    body.put("ready", false);
+                    body.put("database", "unavailable");
+                }
+                var loaded = body.putArray("models_loaded");
+                scheduler.devices().forEach(d -> d.cache().loadedIds().forEach(loaded::add));
+                ctx.status(body.path("ready").asBoolean() ? 200 : 503).json(body);
             });
             if (config.metrics().enabled()) {
                 c.routes.get("/metrics", ctx -> ctx.contentType("text/plain; version=0.0.4; charset=utf-8").result(metrics.scrape()));
@@ -194,6 +256,21 @@ public final class EaselServer implements AutoCloseable {
 
         this.housekeeping = Executors.newSingleThreadScheduledExecutor(Thread.ofPlatform().daemon().name("easel-housekeeping").factory());
         housekeeping.scheduleAtFixedRate(files::sweep, 1, 60, TimeUnit.SECONDS);
+        housekeeping.scheduleAtFixedRate(() -> {
+            try {
+                jobStore.expireResults(clock.instant().minus(resultTtl));
+            } catch (RuntimeException e) {
+                log.warn("cannot expire job results: {}", e.getMessage());
+            }
+        }, 1, 60, TimeUnit.SECONDS);
+        long renewMillis = Math.max(200, leaseTtl.toMillis() / 3);
+        housekeeping.scheduleAtFixedRate(() -> {
+            try {
+                limiter.renewLeases();
+            } catch (RuntimeException e) {
+                log.warn("cannot renew this node's limit leases: {}", e.getMessage());
+            }
+        }, renewMillis, renewMillis, TimeUnit.MILLISECONDS);
     }
 
     /** Starts the server on {@code config}'s host and port (0 = a free port). */
@@ -266,6 +343,7 @@ public final class EaselServer implements AutoCloseable {
         app.stop();
         clientWatch.close();
         housekeeping.shutdownNow();
+        webhooks.close();
         metrics.close();
         db.close();
         log.info("stopped{}", clean ? "" : " (some requests were cancelled)");
@@ -275,6 +353,23 @@ public final class EaselServer implements AutoCloseable {
     @Override
     public void close() {
         shutdown(Duration.ofSeconds(config.queue().shutdownTimeoutSeconds()));
+    }
+
+    /** This node's name in job records: {@code jobs.node}, else host name and process id. */
+    static String nodeName(ServerConfig config) {
+        String configured = config.jobs() == null ? null : config.jobs().node();
+        if (configured != null && !configured.isBlank()) return configured.strip();
+        String host;
+        try {
+            host = java.net.InetAddress.getLocalHost().getHostName();
+        } catch (java.io.IOException e) {
+            host = "localhost";
+        }
+        return host + "-" + ProcessHandle.current().pid();
+    }
+
+    public String node() {
+        return node;
     }
 
     /** The model memory budget: the configured MiB, or 60% of physical memory. */

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.easel.diffusion.pipeline.InvalidRequestException;
 import dev.easel.server.auth.LimitExceededException;
+import dev.easel.server.catalog.ModelDownloadingException;
 import dev.easel.server.catalog.ModelLoadException;
 import dev.easel.server.image.ImageRejectedException;
 import dev.easel.server.jobs.JobFailure;
@@ -45,6 +46,7 @@ public final class Errors {
                     : new ApiException(499, "invalid_request_error", "cancelled", null, "the request was cancelled", null, false);
             case JobFailure.Internal e -> // logged in full by the device worker
                     ApiException.internal("The image could not be generated because of an error in the server.");
+            case ModelDownloadingException e -> ApiException.unavailable("model_downloading", e.getMessage(), e.retryAfterSeconds());
             case ModelLoadException e -> ApiException.unprocessable("model", "model_not_available", e.getMessage());
             case HttpResponseException e -> fromJavalin(e);
             default -> {

@@ -19,6 +19,7 @@ import dev.easel.server.jobs.JobScheduler;
 import dev.easel.server.jobs.JobSpec;
 import dev.easel.server.metrics.ServerMetrics;
 import dev.easel.server.storage.ImageFileStore;
+import dev.easel.server.storage.JobStore;
 import io.javalin.http.Context;
 import jakarta.servlet.http.HttpServletResponse;
 
@@ -33,6 +34,8 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Executor;
+import java.util.concurrent.Executors;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
@@ -56,9 +59,14 @@ final class ImageService {
     private final ObjectMapper json;
     private final Clock clock;
     private final ClientWatch clients;
+    private final JobRecords records;
+    /** Encodes async results off the device thread. */
+    private final Executor finisher = Executors.newVirtualThreadPerTaskExecutor();
 
     ImageService(ServerConfig config, ModelCatalog catalog, TierLimiter limiter, JobScheduler scheduler,
-                 ImageFileStore files, ServerMetrics metrics, ObjectMapper json, Clock clock, ClientWatch clients) {
+                 ImageFileStore files, ServerMetrics metrics, ObjectMapper json, Clock clock, ClientWatch clients,
+                 JobRecords records) {
+        this.records = records;
         this.config = config;
         this.catalog = catalog;
         this.limiter = limiter;
@@ -83,6 +91,7 @@ final class ImageService {
             throw ApiException.forbidden("model", "tier_required", "The model '" + id + "' needs a " + m.tier().id()
                     + " tier key or higher; this key is " + key.tier().id() + " tier.");
         }
+        m = catalog.pullIfMissing(m); // `easel serve --pull`: 503 while a missing catalog model downloads
         if (!m.available()) {
             throw ApiException.unprocessable("model", "model_not_available",
                     "The model '" + id + "' cannot be used: " + m.unavailable().get() + ".");
@@ -153,14 +162,10 @@ final class ImageService {
     }
 
     /** Checks the limits, queues the job and answers the request with its images. */
-    void run(Context ctx, ApiKey key, ModelEntry model, ImageParams p, JobSpec spec, boolean edit) {
-        TierLimiter.Reservation reservation;
-        try {
-            reservation = limiter.reserve(key, spec.n(), scheduler.devices().getFirst().retryAfterSeconds());
-        } catch (RuntimeException e) {
-            metrics.rejected(Errors.toApi(e).code());
-            throw e;
-        }
+    void run(Context ctx, PreparedJob prep) {
+        ImageParams p = prep.params();
+        JobSpec spec = prep.spec();
+        TierLimiter.Reservation reservation = reserve(prep);
         BlockingQueue<Object> events = new LinkedBlockingQueue<>();
         JobListener listener = p.stream() ? new JobListener() {
             @Override
@@ -168,23 +173,72 @@ final class ImageService {
                 events.add(new Partial(imageIndex, partialIndex, preview));
             }
         } : JobListener.NONE;
-        Instant now = clock.instant();
-        Job job = new Job(key, model, spec, listener, now, now.plusSeconds(config.queue().requestTimeoutSeconds()));
+        Job job = newJob(prep, listener);
         job.result().whenComplete((r, e) -> reservation.release(r == null ? 0 : r.images().size()));
+        records.accepted(job, prep, false, null);
+        // A synchronous job's images go out on the connection: the record keeps how it ended, not the images.
+        records.track(job, job.result().handle((r, e) -> {
+            records.ended(job, r, e, "response", null);
+            return null;
+        }));
+        submit(job, reservation);
+        try (ClientWatch.Registration watch = clients.watch(ctx, () -> job.cancel("the client disconnected"))) {
+            if (p.stream()) {
+                job.result().whenComplete((r, e) -> events.add(r != null ? r : e));
+                stream(ctx, job, p, spec, prep.edit(), events);
+            } else {
+                JobResult r = await(job);
+                ctx.contentType("application/json").result(bytes(resultBody(r, p, spec, job.model().id(), p.urlResponse() ? baseUrl(ctx) : null)));
+            }
+        }
+    }
+
+    /**
+     * Accepts an async job: checks the limits, records and queues it, and returns at once. When it ends, its
+     * result (the body the synchronous call would return) or error is written on its record and its webhook, if
+     * any, is called.
+     */
+    JobStore.JobRecord submitAsync(Context ctx, PreparedJob prep, String webhookUrl, String webhookSecret) {
+        if (prep.params().stream()) {
+            throw ApiException.invalidValue("stream", "Async jobs do not stream; poll GET /v1/images/jobs/{id} or use a webhook.");
+        }
+        ImageParams p = prep.params();
+        String base = p.urlResponse() ? baseUrl(ctx) : null;
+        TierLimiter.Reservation reservation = reserve(prep);
+        Job job = newJob(prep, JobListener.NONE);
+        job.result().whenComplete((r, e) -> reservation.release(r == null ? 0 : r.images().size()));
+        records.accepted(job, prep, true, webhookUrl);
+        records.track(job, job.result().handleAsync((r, e) -> {
+            String body = r == null ? null : string(resultBody(r, p, prep.spec(), job.model().id(), base));
+            if (records.ended(job, r, e, "inline", body) && webhookUrl != null) records.sendWebhook(job.publicId(), webhookUrl, webhookSecret);
+            return null;
+        }, finisher));
+        submit(job, reservation);
+        return records.find(job.publicId()).orElseThrow();
+    }
+
+    private TierLimiter.Reservation reserve(PreparedJob prep) {
+        try {
+            return limiter.reserve(prep.key(), prep.spec().n(), scheduler.devices().getFirst().retryAfterSeconds());
+        } catch (RuntimeException e) {
+            metrics.rejected(Errors.toApi(e).code());
+            throw e;
+        }
+    }
+
+    private Job newJob(PreparedJob prep, JobListener listener) {
+        Instant now = clock.instant();
+        return new Job(prep.key(), prep.model(), prep.spec(), listener, now, now.plusSeconds(config.queue().requestTimeoutSeconds()));
+    }
+
+    private void submit(Job job, TierLimiter.Reservation reservation) {
         try {
             scheduler.submit(job);
         } catch (JobFailure e) {
             reservation.release(0);
             metrics.rejected(Errors.toApi(e).code());
+            job.result().completeExceptionally(e); // ends its record
             throw e;
-        }
-        try (ClientWatch.Registration watch = clients.watch(ctx, () -> job.cancel("the client disconnected"))) {
-            if (p.stream()) {
-                job.result().whenComplete((r, e) -> events.add(r != null ? r : e));
-                stream(ctx, job, p, spec, edit, events);
-            } else {
-                respond(ctx, job, await(job), p, spec);
-            }
         }
     }
 
@@ -204,11 +258,11 @@ final class ImageService {
         }
     }
 
-    private void respond(Context ctx, Job job, JobResult r, ImageParams p, JobSpec spec) {
+    /** The body of a successful synchronous call; {@code base} is the links' base with {@code response_format=url}. */
+    ObjectNode resultBody(JobResult r, ImageParams p, JobSpec spec, String modelId, String base) {
         ObjectNode body = json.createObjectNode();
         body.put("created", clock.instant().getEpochSecond());
         ArrayNode data = body.putArray("data");
-        String base = p.urlResponse() ? baseUrl(ctx) : null;
         for (RgbImage image : r.images()) {
             byte[] encoded = ImageEncoder.encode(image, p.outputFormat(), p.outputCompression());
             ObjectNode item = data.addObject();
@@ -227,18 +281,26 @@ final class ImageService {
         if (OPENAI_SIZES.contains(size)) body.put("size", size);
         body.set("usage", usage(r, spec));
         // Extensions: everything needed to make the same images again.
-        body.put("model", job.model().id());
+        body.put("model", modelId);
         body.put("seed", r.seed());
         body.put("width", spec.width());
         body.put("height", spec.height());
         body.put("steps", r.steps());
         body.put("guidance_scale", r.guidanceScale());
         if (r.sampler() != null) body.put("sampler", r.sampler());
+        return body;
+    }
+
+    private byte[] bytes(ObjectNode body) {
         try {
-            ctx.contentType("application/json").result(json.writeValueAsBytes(body));
+            return json.writeValueAsBytes(body);
         } catch (IOException e) {
             throw new IllegalStateException(e);
         }
+    }
+
+    private String string(ObjectNode body) {
+        return new String(bytes(body), StandardCharsets.UTF_8);
     }
 
     private ObjectNode usage(JobResult r, JobSpec spec) {

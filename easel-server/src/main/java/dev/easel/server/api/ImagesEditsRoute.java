@@ -31,8 +31,11 @@ final class ImagesEditsRoute implements Handler {
 
     @Override
     public void handle(Context ctx) {
-        ApiKey key = Routes.key(ctx);
-        RequestFields fields = reader.read(ctx);
+        service.run(ctx, prepare(Routes.key(ctx), reader.read(ctx)));
+    }
+
+    /** Parses, checks and decodes an edit request. */
+    PreparedJob prepare(ApiKey key, RequestFields fields) {
         ImageParams p = ImageParams.parse(fields, service.config().limits(), true);
         if (fields.images().isEmpty()) {
             throw ApiException.badRequest("image", "missing_required_parameter", "Missing required parameter: 'image'.");
@@ -66,7 +69,7 @@ final class ImagesEditsRoute implements Handler {
         JobSpec spec = new JobSpec("edits", p.prompt(), p.negativePrompt().orElse(null), size[0], size[1],
                 p.steps().orElse(null), p.guidanceScale().orElse(null), p.sampler().orElse(null), service.seed(p), p.n(),
                 Optional.of(init), p.strength().orElse(null), mask, p.stream() ? p.partialImages() : 0, p.user().orElse(null));
-        service.run(ctx, key, model, p, spec, true);
+        return new PreparedJob(key, model, p, spec, true);
     }
 
     private static byte[] bytes(RequestFields.ImagePart part) {

@@ -20,8 +20,11 @@ final class ImagesGenerationsRoute implements Handler {
 
     @Override
     public void handle(Context ctx) {
-        ApiKey key = Routes.key(ctx);
-        RequestFields fields = reader.read(ctx);
+        service.run(ctx, prepare(Routes.key(ctx), reader.read(ctx)));
+    }
+
+    /** Parses and checks a generation request. */
+    PreparedJob prepare(ApiKey key, RequestFields fields) {
         if (!fields.images().isEmpty() || fields.mask().isPresent()) {
             throw ApiException.invalidValue("image", "Images are sent to /v1/images/edits, not /v1/images/generations.");
         }
@@ -31,6 +34,6 @@ final class ImagesGenerationsRoute implements Handler {
         JobSpec spec = new JobSpec("generations", p.prompt(), p.negativePrompt().orElse(null), size[0], size[1],
                 p.steps().orElse(null), p.guidanceScale().orElse(null), p.sampler().orElse(null), service.seed(p), p.n(),
                 Optional.empty(), null, Optional.empty(), p.stream() ? p.partialImages() : 0, p.user().orElse(null));
-        service.run(ctx, key, model, p, spec, false);
+        return new PreparedJob(key, model, p, spec, false);
     }
 }

@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.easel.server.catalog.ModelCatalog;
 import dev.easel.server.catalog.ModelEntry;
+import dev.easel.server.hub.ModelDownloads;
 import dev.easel.server.jobs.JobScheduler;
 import io.javalin.http.Context;
 
@@ -89,6 +90,14 @@ final class ModelsRoute {
         o.put("installed", m.installed());
         o.put("available", m.available());
         m.unavailable().ifPresent(r -> o.put("unavailable_reason", r));
+        catalog.download(m.id()).filter(d -> d.state() != ModelDownloads.State.DONE).ifPresent(d -> {
+            ObjectNode download = o.putObject("download");
+            download.put("status", d.state().name().toLowerCase(java.util.Locale.ROOT));
+            download.put("bytes", d.bytes());
+            if (d.totalBytes() >= 0) download.put("total_bytes", d.totalBytes());
+            if (d.totalBytes() > 0) download.put("progress", Math.min(1.0, (double) d.bytes() / d.totalBytes()));
+            d.error().ifPresent(e -> download.put("error", e));
+        });
         o.put("loaded", loaded.contains(m.id()));
         o.put("weights", weights(m));
         ArrayNode endpoints = o.putArray("endpoints");

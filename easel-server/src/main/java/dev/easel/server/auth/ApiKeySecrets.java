@@ -25,6 +25,13 @@ public final class ApiKeySecrets {
         return PREFIX + Base64.getUrlEncoder().withoutPadding().encodeToString(bytes);
     }
 
+    /** A webhook signing secret in the Standard Webhooks form: {@code whsec_} and 256 random bits in base64. */
+    public static String newWebhookSecret() {
+        byte[] bytes = new byte[32];
+        RANDOM.nextBytes(bytes);
+        return "whsec_" + Base64.getEncoder().encodeToString(bytes);
+    }
+
     public static String hash(String secret) {
         try {
             MessageDigest sha = MessageDigest.getInstance("SHA-256");

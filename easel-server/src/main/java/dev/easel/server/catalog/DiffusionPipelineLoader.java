@@ -2,14 +2,25 @@ package dev.easel.server.catalog;
 
 import dev.easel.engine.runtime.WeightMode;
 import dev.easel.diffusion.family.ModelFiles;
+import dev.easel.engine.runtime.PreparedModelCache;
 import dev.easel.engine.runtime.RuntimeOptions;
 import dev.easel.diffusion.pipeline.ImagePipeline;
 import dev.easel.diffusion.pipeline.Pipelines;
 
-import java.nio.file.Path;
+import java.util.Optional;
 
 /** The real loader: easel-diffusion detects the checkpoint's family and builds its pipeline. */
 public final class DiffusionPipelineLoader implements PipelineLoader {
+    private final Optional<PreparedModelCache> cache;
+
+    public DiffusionPipelineLoader() {
+        this(Optional.empty());
+    }
+
+    /** Loading through {@code cache} when present: a model prepared before loads from it in seconds. */
+    public DiffusionPipelineLoader(Optional<PreparedModelCache> cache) {
+        this.cache = cache;
+    }
 
     @Override
     public ImagePipeline load(ModelFiles files) {
@@ -18,6 +29,11 @@ public final class DiffusionPipelineLoader implements PipelineLoader {
 
     @Override
     public ImagePipeline load(ModelFiles files, WeightMode weights) {
-        return Pipelines.load(files, RuntimeOptions.defaults().withWeights(weights));
+        return Pipelines.load(files, RuntimeOptions.defaults().withWeights(weights).withCache(cache.orElse(null)));
+    }
+
+    @Override
+    public Optional<PreparedModelCache> preparedModelCache() {
+        return cache;
     }
 }

@@ -7,6 +7,8 @@ import dev.easel.diffusion.family.ModelFiles;
 import dev.easel.diffusion.convert.UnsupportedCheckpointException;
 import dev.easel.server.auth.Tier;
 import dev.easel.server.config.ServerConfig;
+import dev.easel.server.hub.Bytes;
+import dev.easel.server.hub.ModelDownloads;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -47,6 +49,7 @@ public final class ModelCatalog {
     private final Map<Path, ProbeCache> probes = new HashMap<>();
     private Map<String, ModelEntry> entries = Map.of();
     private Instant scannedAt = Instant.MIN;
+    private volatile ModelDownloads downloads;
 
     private record LoadFailure(Path weights, long stamp, String reason) {
     }
@@ -68,6 +71,46 @@ public final class ModelCatalog {
     public synchronized Optional<ModelEntry> find(String id) {
         refresh(false);
         return Optional.ofNullable(entries.get(id));
+    }
+
+    /** {@code easel serve --pull}: catalog models whose files are missing are downloaded when asked for. */
+    public void pullMissingWith(ModelDownloads downloads) {
+        this.downloads = downloads;
+    }
+
+    /** The download of a model's files started by a request, if any. */
+    public Optional<ModelDownloads.Status> download(String id) {
+        ModelDownloads d = downloads;
+        return d == null ? Optional.empty() : d.status(id);
+    }
+
+    /**
+     * With {@code --pull}: a catalog model that is not installed and lists its files starts (or joins) their
+     * download, and the request is told to come back ({@link ModelDownloadingException}); a download that failed
+     * is answered with its reason. Without {@code --pull}, or for an installed model, nothing happens.
+     */
+    public ModelEntry pullIfMissing(ModelEntry m) {
+        ModelDownloads d = downloads;
+        ServerConfig.ModelConfig cfg = config.catalog().get(m.id());
+        if (d == null || m.installed() || !m.catalogued() || cfg == null || cfg.filesOrEmpty().isEmpty()) return m;
+        if (d.status(m.id()).map(s -> s.state() == ModelDownloads.State.DONE).orElse(false)) {
+            ModelEntry now = rescanned(m);
+            if (now.installed()) return now;
+        }
+        ModelDownloads.Status s = d.ensure(m.id(), cfg.filesOrEmpty());
+        return switch (s.state()) {
+            case DOWNLOADING -> throw new ModelDownloadingException("The model '" + m.id() + "' is being downloaded to this server"
+                    + (s.totalBytes() > 0 ? " (" + Bytes.format(s.bytes()) + " of " + Bytes.format(s.totalBytes()) + ")" : "")
+                    + "; try again shortly.", s.retryAfterSeconds(clock.instant()));
+            case FAILED -> throw new ModelLoadException("the model '" + m.id() + "' could not be downloaded: "
+                    + s.error().orElse("unknown error"), null);
+            case DONE -> rescanned(m);
+        };
+    }
+
+    private synchronized ModelEntry rescanned(ModelEntry m) {
+        refresh(true);
+        return Optional.ofNullable(entries.get(m.id())).orElse(m);
     }
 
     /** Remembers why a model failed to load; listed until its weights change on disk. */
@@ -153,7 +196,10 @@ public final class ModelCatalog {
         if (family.isEmpty()) {
             unavailable = Optional.of("family '" + cfg.family() + "' is not known to this server");
         } else if (weights.isEmpty()) {
-            unavailable = Optional.of("the weights of '" + id + "' are not installed on this server");
+            unavailable = Optional.of("the weights of '" + id + "' are not installed on this server"
+                    + (cfg.filesOrEmpty().isEmpty()
+                    ? "; put its checkpoint in the models dir as '" + (cfg.path() != null ? cfg.path() : id + ".safetensors") + "'"
+                    : "; install them with `easel pull " + id + "` (or start the server with `easel serve --pull`)"));
         }
         return new ModelEntry(id, cfg.family(), Tier.parse(cfg.tier()).orElse(Tier.FREE),
                 cfg.description() == null ? traits.displayName() : cfg.description(),

@@ -20,4 +20,9 @@ public interface PipelineLoader {
     default ImagePipeline load(ModelFiles files, WeightMode weights) throws Exception {
         return load(files);
     }
+
+    /** The prepared-model cache it loads through, if any (for {@code /metrics}). */
+    default java.util.Optional<dev.easel.engine.runtime.PreparedModelCache> preparedModelCache() {
+        return java.util.Optional.empty();
+    }
 }

@@ -51,9 +51,29 @@ public final class BenchCommand implements Callable<Integer> {
             + "(default), 0 = fp32.")
     Integer accuracyLevel;
 
+    @Option(names = "--load", description = "Time loading instead: each load in a new process, without the prepared-model "
+            + "cache, with an empty one (the first load) and from it, as ratios to the uncached load.")
+    boolean load;
+
+    @Option(names = "--cache-dir", description = "Load through the prepared-model cache in this folder; with --load, the "
+            + "folder of the cache it times (emptied before and after; default: prepared-models in the --cache folder).")
+    Path cacheDir;
+
     @Override
     public Integer call() {
+        if (load) {
+            Path loaded = switch (model) {
+                case "sd15" -> dev.easel.diffusion.bench.RandomCheckpoint.stableDiffusion15(cache);
+                case "sdxl" -> checkpoint != null ? checkpoint : dev.easel.diffusion.bench.RandomCheckpoint.stableDiffusionXL(cache);
+                default -> throw new ParameterException(spec.commandLine(), "--model: sd15 or sdxl, got " + model);
+            };
+            dev.easel.diffusion.bench.LoadBench.run(loaded, cacheDir != null ? cacheDir : cache.resolve("prepared-models"),
+                    noPrepack ? "off" : "default", threads != null ? threads : Runtime.getRuntime().availableProcessors(),
+                    spec.commandLine().getOut());
+            return 0;
+        }
         RuntimeOptions options = RuntimeOptionsFlags.options(spec, threads, noPrepack, weights, accuracyLevel);
+        if (cacheDir != null) options = options.withCache(dev.easel.engine.runtime.PreparedModelCache.open(cacheDir, 0));
         switch (model) {
             case "sd15" -> {
                 if (checkpoint != null) throw new ParameterException(spec.commandLine(), "--checkpoint: only with --model sdxl");

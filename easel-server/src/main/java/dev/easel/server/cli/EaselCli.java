@@ -6,7 +6,8 @@ import picocli.CommandLine.Command;
 /** The {@code easel} command. */
 @Command(name = "easel", mixinStandardHelpOptions = true, version = "easel 0.1.0",
         description = "Self-hosted, OpenAI-compatible image generation.",
-        subcommands = {ServeCommand.class, KeysCommand.class, GenerateCommand.class, BenchCommand.class})
+        subcommands = {ServeCommand.class, KeysCommand.class, GenerateCommand.class, BenchCommand.class,
+                PullCommand.class, ModelsCommand.class, CacheCommand.class})
 public final class EaselCli {
 
     public static void main(String[] args) {

@@ -95,6 +95,13 @@ public final class GenerateCommand implements Callable<Integer> {
             + "(default), 0 = fp32.")
     Integer accuracyLevel;
 
+    @Option(names = "--cache-dir", paramLabel = "DIR", description = "Prepared-model cache: the model loads in seconds "
+            + "from the second run on (default: $EASEL_CACHE_DIR, else ~/.cache/easel/prepared-models).")
+    Path cacheDir;
+
+    @Option(names = "--no-cache", description = "Load without the prepared-model cache (and write nothing to it).")
+    boolean noCache;
+
     @Override
     public Integer call() {
         // Everything that can be checked without the model is checked first: loading a real one takes a while.
@@ -113,6 +120,7 @@ public final class GenerateCommand implements Callable<Integer> {
         }
 
         RuntimeOptions options = RuntimeOptionsFlags.options(spec, threads, false, weights, accuracyLevel);
+        if (!noCache) options = options.withCache(CacheCommand.openForCli(cacheDir));
         PrintWriter err = spec.commandLine().getErr();
         long start = System.nanoTime();
         try (ImagePipeline pipeline = Pipelines.load(files, options)) {

@@ -28,7 +28,7 @@ public final class KeysCommand implements Runnable {
     }
 
     static ApiKeyStore open(ConfigOptions options, Database[] holder) {
-        Database db = Database.open(options.load().dataDir());
+        Database db = Database.open(options.load()); // database.url (shared PostgreSQL) or the data dir's SQLite
         holder[0] = db;
         return new ApiKeyStore(db, Clock.systemUTC());
     }

@@ -1,11 +1,13 @@
 package dev.easel.server.cli;
 
+import dev.easel.engine.runtime.PreparedModelCache;
 import dev.easel.server.api.EaselServer;
 import dev.easel.server.catalog.DiffusionPipelineLoader;
 import dev.easel.server.config.ConfigException;
 import dev.easel.server.config.ServerConfig;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
 
 import java.io.PrintStream;
 import java.time.Duration;
@@ -21,8 +23,13 @@ public final class ServeCommand implements Callable<Integer> {
     @Mixin
     ConfigOptions options = new ConfigOptions();
 
+    @Option(names = "--pull", description = {"A request for a catalog model whose files are missing downloads them from the hub "
+            + "(answered 503 with Retry-After meanwhile; GET /v1/models shows the progress). Same as hub.pull-missing=true."})
+    boolean pull;
+
     @Override
     public Integer call() {
+        if (pull) options.set.put("hub.pull-missing", "true");
         ServerConfig config;
         try {
             config = options.load();
@@ -30,7 +37,8 @@ public final class ServeCommand implements Callable<Integer> {
             System.err.println("easel serve: " + e.getMessage());
             return 2;
         }
-        EaselServer server = EaselServer.start(config, new DiffusionPipelineLoader());
+        EaselServer server = EaselServer.start(config, new DiffusionPipelineLoader(config.preparedModelCacheDir()
+                .map(dir -> PreparedModelCache.open(dir, config.preparedModelCacheMaxBytes()))));
         PrintStream out = System.out;
         server.initialAdminSecret().ifPresent(secret -> {
             out.println("Created the first admin key. It is shown only this once: store it now.");

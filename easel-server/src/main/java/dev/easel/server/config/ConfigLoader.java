@@ -223,6 +223,31 @@ public final class ConfigLoader {
         return "?";
     }
 
+    /** A model's download sources: complete, inside the models dir, and one of them where the catalog looks. */
+    private static void validateFiles(String key, String id, ServerConfig.ModelConfig m) {
+        List<ServerConfig.FileSource> files = m.filesOrEmpty();
+        for (int i = 0; i < files.size(); i++) {
+            ServerConfig.FileSource f = files.get(i);
+            String at = key + ".files[" + i + "]";
+            if (f == null || f.repo() == null || !f.repo().matches("[\\w.-]+/[\\w.-]+")) {
+                throw new ConfigException(at + ".repo must be a hub repository 'owner/name'");
+            }
+            if (f.path() == null || f.path().isBlank()) throw new ConfigException(at + ".path must be set");
+            Path target = Path.of(f.target()).normalize();
+            if (target.isAbsolute() || target.startsWith("..") || target.toString().isEmpty()) {
+                throw new ConfigException(at + ".as must be a path inside the models dir, got '" + f.target() + "'");
+            }
+        }
+        if (files.isEmpty()) return;
+        boolean found = files.stream().map(f -> Path.of(f.target()).normalize()).anyMatch(t ->
+                (m.path() != null && t.equals(Path.of(m.path()).normalize()))
+                        || t.equals(Path.of(id)) || t.equals(Path.of(id + ".safetensors")) || t.startsWith(Path.of(id)));
+        if (!found) {
+            throw new ConfigException(key + ".files: none of them is where the catalog finds the model ("
+                    + (m.path() != null ? "'" + m.path() + "', " : "") + "'" + id + "' or '" + id + ".safetensors')");
+        }
+    }
+
     private static void validate(ServerConfig c) {
         if (c.port() < 0 || c.port() > 65535) throw new ConfigException("port must be 0..65535, got " + c.port());
         if (c.dataDir() == null) throw new ConfigException("data-dir must be set");
@@ -246,6 +271,17 @@ public final class ConfigLoader {
         if (c.queue().maxBatchImages() < 1) throw new ConfigException("queue.max-batch-images must be at least 1 (1 = no merging)");
         if (c.limits().maxBodyMb() < 1) throw new ConfigException("limits.max-body-mb must be at least 1");
         if (c.images().urlTtlSeconds() < 1) throw new ConfigException("images.url-ttl-seconds must be at least 1");
+        String dbUrl = c.database().url() == null ? "" : c.database().url();
+        if (!dbUrl.isBlank() && !c.database().shared()) {
+            throw new ConfigException("database.url must be empty (SQLite in data-dir) or a jdbc:postgresql: URL, got '"
+                    + dbUrl.replaceAll("password=[^&]*", "password=...") + "'");
+        }
+        if (c.database().poolSize() < 2) throw new ConfigException("database.pool-size must be at least 2");
+        if (c.webhooks().maxAttempts() < 1) throw new ConfigException("webhooks.max-attempts must be at least 1");
+        if (c.jobs().leaseSeconds() < 2) throw new ConfigException("jobs.lease-seconds must be at least 2");
+        if (c.hub() == null) throw new ConfigException("hub must be set");
+        if (c.hub().parallelFiles() < 1) throw new ConfigException("hub.parallel-files must be at least 1");
+        if (c.hub().retries() < 0) throw new ConfigException("hub.retries must be 0 or more");
         Map<String, ServerConfig.ModelConfig> catalog = new LinkedHashMap<>(c.catalog());
         catalog.forEach((id, m) -> {
             String key = "catalog." + id;
@@ -269,6 +305,7 @@ public final class ConfigLoader {
             if (m.minSize() != null && m.maxSize() != null && m.minSize() > m.maxSize()) {
                 throw new ConfigException(key + ": min-size is above max-size");
             }
+            validateFiles(key, id, m);
         });
     }
 }

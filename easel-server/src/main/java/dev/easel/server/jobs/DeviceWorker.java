@@ -126,6 +126,16 @@ public final class DeviceWorker implements AutoCloseable {
         }
     }
 
+    /** The recent mean time of a job (a batch) on this device, for estimates. */
+    public double meanJobSeconds() {
+        lock.lock();
+        try {
+            return meanJobSeconds;
+        } finally {
+            lock.unlock();
+        }
+    }
+
     /** Seconds until a place in the queue is likely to free up. */
     public long retryAfterSeconds() {
         lock.lock();
@@ -247,6 +257,7 @@ public final class DeviceWorker implements AutoCloseable {
             return;
         }
         long started = System.nanoTime();
+        observer.started(job);
         job.listener().onStarted();
         try (ModelCache.Lease lease = cache.acquire(job.model())) {
             ImagePipeline pipeline = lease.pipeline();
@@ -293,7 +304,10 @@ public final class DeviceWorker implements AutoCloseable {
         } finally {
             lock.unlock();
         }
-        for (Member m : taken) m.job().listener().onStarted();
+        for (Member m : taken) {
+            observer.started(m.job());
+            m.job().listener().onStarted();
+        }
         return taken;
     }
 
@@ -435,6 +449,9 @@ public final class DeviceWorker implements AutoCloseable {
                 }
             }
             if (!anyLeft) throw new GenerationCancelled("every job of the batch was cancelled or timed out");
+            for (Member m : members) {
+                if (!m.job().result().isDone()) observer.progress(m.job(), step, total);
+            }
             boolean previewed = false;
             for (int k = 0; k < members.size(); k++) {
                 Job job = members.get(k).job();

@@ -2,6 +2,7 @@ package dev.easel.server.jobs;
 
 import dev.easel.server.auth.ApiKey;
 import dev.easel.server.catalog.ModelEntry;
+import dev.easel.server.storage.JobStore;
 
 import java.time.Instant;
 import java.util.Comparator;
@@ -19,6 +20,7 @@ public final class Job {
             .thenComparingLong(j -> j.sequence);
 
     private final long sequence = SEQUENCE.incrementAndGet();
+    private final String publicId;
     private final ApiKey key;
     private final ModelEntry model;
     private final JobSpec spec;
@@ -30,6 +32,13 @@ public final class Job {
     private volatile DeviceWorker worker;
 
     public Job(ApiKey key, ModelEntry model, JobSpec spec, JobListener listener, Instant submittedAt, Instant deadline) {
+        this(JobStore.newId(), key, model, spec, listener, submittedAt, deadline);
+    }
+
+    /** @param publicId the id of the job's record ({@link JobStore}) */
+    public Job(String publicId, ApiKey key, ModelEntry model, JobSpec spec, JobListener listener, Instant submittedAt,
+               Instant deadline) {
+        this.publicId = publicId;
         this.key = key;
         this.model = model;
         this.spec = spec;
@@ -40,6 +49,11 @@ public final class Job {
 
     public long id() {
         return sequence;
+    }
+
+    /** The id of the job's record, as clients see it ("job_..."). */
+    public String publicId() {
+        return publicId;
     }
 
     public ApiKey key() {

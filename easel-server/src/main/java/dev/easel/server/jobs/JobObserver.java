@@ -13,6 +13,14 @@ public interface JobObserver {
     default void step(Job job, double seconds) {
     }
 
+    /** The job left the queue and runs now (alone or in a batch). */
+    default void started(Job job) {
+    }
+
+    /** A running job has done {@code step} of {@code total} denoising steps. */
+    default void progress(Job job, int step, int total) {
+    }
+
     /** A pipeline call starts for {@code jobs} jobs (merged when more than one) making {@code images} images. */
     default void batch(ModelEntry model, int jobs, int images) {
     }

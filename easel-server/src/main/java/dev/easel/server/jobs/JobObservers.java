@@ -22,6 +22,16 @@ public record JobObservers(List<JobObserver> all) implements JobObserver {
     }
 
     @Override
+    public void started(Job job) {
+        all.forEach(o -> o.started(job));
+    }
+
+    @Override
+    public void progress(Job job, int step, int total) {
+        all.forEach(o -> o.progress(job, step, total));
+    }
+
+    @Override
     public void batch(ModelEntry model, int jobs, int images) {
         all.forEach(o -> o.batch(model, jobs, images));
     }

@@ -1,10 +1,12 @@
 package dev.easel.server.metrics;
 
+import dev.easel.engine.runtime.PreparedModelCache;
 import dev.easel.server.catalog.ModelEntry;
 import dev.easel.server.jobs.Job;
 import dev.easel.server.jobs.JobObserver;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.DistributionSummary;
+import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.Timer;
 import io.micrometer.core.instrument.binder.jvm.JvmGcMetrics;
@@ -49,6 +51,24 @@ public final class ServerMetrics implements JobObserver, AutoCloseable {
     public void loadedModelsGauge(String device, Supplier<Number> count) {
         Gauge.builder("easel.models.loaded", count).tag("device", device)
                 .description("Models loaded on the device").register(registry);
+    }
+
+    /**
+     * Exposes the prepared-model cache: {@code easel_prepared_model_cache_bytes} and {@code _entries} (what it holds,
+     * read at each scrape, so entries written by other processes count), {@code _hits_total}, {@code _misses_total}
+     * and {@code _rebuilt_total} (damaged entries found and rebuilt) of this server's loads.
+     */
+    public void preparedModelCache(PreparedModelCache cache) {
+        Gauge.builder("easel.prepared.model.cache.bytes", () -> cache.stats().bytes())
+                .description("Bytes held by the prepared-model cache").register(registry);
+        Gauge.builder("easel.prepared.model.cache.entries", () -> cache.stats().entries())
+                .description("Prepared models in the cache").register(registry);
+        FunctionCounter.builder("easel.prepared.model.cache.hits", cache, c -> c.stats().hits())
+                .description("Model components loaded from the prepared-model cache").register(registry);
+        FunctionCounter.builder("easel.prepared.model.cache.misses", cache, c -> c.stats().misses())
+                .description("Model components prepared because the cache did not hold them").register(registry);
+        FunctionCounter.builder("easel.prepared.model.cache.rebuilt", cache, c -> c.stats().rebuilt())
+                .description("Damaged or unreadable cache entries found and rebuilt").register(registry);
     }
 
     @Override

@@ -115,11 +115,54 @@ public final class ApiKeyStore {
         });
     }
 
+    /** A key's webhook settings: the default URL for its jobs and the signing secret (either may be absent). */
+    public record Webhook(Optional<String> url, Optional<String> secret) {
+    }
+
+    public Webhook webhook(String publicId) {
+        long id = parseId(publicId).orElseThrow();
+        return db.with(c -> {
+            try (PreparedStatement ps = c.prepareStatement("SELECT webhook_url, webhook_secret FROM api_keys WHERE id = ?")) {
+                ps.setLong(1, id);
+                try (ResultSet rs = ps.executeQuery()) {
+                    if (!rs.next()) return new Webhook(Optional.empty(), Optional.empty());
+                    return new Webhook(Optional.ofNullable(rs.getString(1)), Optional.ofNullable(rs.getString(2)));
+                }
+            }
+        });
+    }
+
+    /** Sets (or with null clears) the key's default webhook URL. */
+    public void setWebhookUrl(String publicId, String url) {
+        long id = parseId(publicId).orElseThrow();
+        db.with(c -> {
+            try (PreparedStatement ps = c.prepareStatement("UPDATE api_keys SET webhook_url = ? WHERE id = ?")) {
+                ps.setString(1, url);
+                ps.setLong(2, id);
+                return ps.executeUpdate();
+            }
+        });
+    }
+
+    /** Makes a new webhook signing secret for the key (replacing any old one) and returns it, to be shown once. */
+    public String newWebhookSecret(String publicId) {
+        long id = parseId(publicId).orElseThrow();
+        String secret = ApiKeySecrets.newWebhookSecret();
+        db.with(c -> {
+            try (PreparedStatement ps = c.prepareStatement("UPDATE api_keys SET webhook_secret = ? WHERE id = ?")) {
+                ps.setString(1, secret);
+                ps.setLong(2, id);
+                return ps.executeUpdate();
+            }
+        });
+        return secret;
+    }
+
     public static String publicId(long id) {
         return "key_" + id;
     }
 
-    static Optional<Long> parseId(String publicId) {
+    public static Optional<Long> parseId(String publicId) {
         if (publicId == null) return Optional.empty();
         String digits = publicId.startsWith("key_") ? publicId.substring(4) : publicId;
         if (digits.isEmpty() || digits.length() > 18 || !digits.chars().allMatch(Character::isDigit)) return Optional.empty();

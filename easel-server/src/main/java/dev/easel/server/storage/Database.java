@@ -1,5 +1,8 @@
 package dev.easel.server.storage;
 
+import com.zaxxer.hikari.HikariConfig;
+import com.zaxxer.hikari.HikariDataSource;
+import dev.easel.server.config.ServerConfig;
 import org.flywaydb.core.Flyway;
 
 import java.io.IOException;
@@ -13,20 +16,38 @@ import java.sql.Statement;
 import java.util.concurrent.locks.ReentrantLock;
 
 /**
- * The embedded SQLite database in the data dir ({@code easel.db}), migrated by Flyway on open.
- * One connection serves the process (SQLite serialises writers anyway); WAL mode lets the
- * {@code easel keys} command write while a server reads.
+ * The store of keys, usage, limits and jobs, migrated by Flyway on open: embedded SQLite in the data dir
+ * ({@code easel.db}), or a PostgreSQL that several nodes share ({@code database.url = jdbc:postgresql:...}).
+ *
+ * <p>SQLite: one connection serves the process (SQLite serialises writers anyway); WAL mode lets the
+ * {@code easel keys} command write while a server reads. PostgreSQL: a small connection pool.
+ * Migrations: {@code db/migration/common} (portable SQL) plus {@code db/migration/<dialect>} for what must differ.
  */
 public final class Database implements AutoCloseable {
     public static final String FILE_NAME = "easel.db";
 
+    public enum Dialect { SQLITE, POSTGRESQL }
+
+    private final Dialect dialect;
+    private final String url;
+    private final String user;
+    private final String password;
+    /** SQLite: the one connection, guarded by {@link #lock}. */
     private final Connection connection;
     private final ReentrantLock lock = new ReentrantLock();
+    /** PostgreSQL: the pool. */
+    private final HikariDataSource pool;
 
-    private Database(Connection connection) {
+    private Database(Dialect dialect, String url, String user, String password, Connection connection, HikariDataSource pool) {
+        this.dialect = dialect;
+        this.url = url;
+        this.user = user;
+        this.password = password;
         this.connection = connection;
+        this.pool = pool;
     }
 
+    /** SQLite in {@code dataDir}. */
     public static Database open(Path dataDir) {
         try {
             Files.createDirectories(dataDir);
@@ -34,11 +55,7 @@ public final class Database implements AutoCloseable {
             throw new UncheckedIOException("cannot create data dir " + dataDir, e);
         }
         String url = "jdbc:sqlite:" + dataDir.resolve(FILE_NAME).toAbsolutePath();
-        Flyway.configure()
-                .dataSource(url, null, null)
-                .locations("classpath:db/migration")
-                .load()
-                .migrate();
+        migrate(url, null, null, Dialect.SQLITE);
         try {
             Connection c = DriverManager.getConnection(url);
             try (Statement s = c.createStatement()) {
@@ -47,14 +64,63 @@ public final class Database implements AutoCloseable {
                 s.execute("PRAGMA foreign_keys=ON");
                 s.execute("PRAGMA synchronous=NORMAL");
             }
-            return new Database(c);
+            return new Database(Dialect.SQLITE, url, null, null, c, null);
         } catch (SQLException e) {
             throw new StorageException("cannot open " + url, e);
         }
     }
 
-    /** Runs {@code work} with the connection, one caller at a time. */
+    /** The database the configuration names: {@code database.url}, else SQLite in the data dir. */
+    public static Database open(ServerConfig config) {
+        ServerConfig.Database d = config.database();
+        if (d == null || !d.shared()) return open(config.dataDir());
+        return openPostgres(d.url(), blankToNull(d.user()), blankToNull(d.password()), d.poolSize());
+    }
+
+    public static Database openPostgres(String url, String user, String password, int poolSize) {
+        migrate(url, user, password, Dialect.POSTGRESQL);
+        HikariConfig hc = new HikariConfig();
+        hc.setJdbcUrl(url);
+        if (user != null) hc.setUsername(user);
+        if (password != null) hc.setPassword(password);
+        hc.setMaximumPoolSize(poolSize);
+        hc.setMinimumIdle(1);
+        hc.setPoolName("easel-db");
+        hc.setConnectionTimeout(10_000);
+        return new Database(Dialect.POSTGRESQL, url, user, password, null, new HikariDataSource(hc));
+    }
+
+    private static void migrate(String url, String user, String password, Dialect dialect) {
+        Flyway.configure()
+                .dataSource(url, user, password)
+                .locations("classpath:db/migration/common",
+                        "classpath:db/migration/" + (dialect == Dialect.SQLITE ? "sqlite" : "postgresql"))
+                .load()
+                .migrate();
+    }
+
+    private static String blankToNull(String s) {
+        return s == null || s.isBlank() ? null : s;
+    }
+
+    public Dialect dialect() {
+        return dialect;
+    }
+
+    /** Whether other nodes may share this database (and so its queue and limits). */
+    public boolean shared() {
+        return dialect == Dialect.POSTGRESQL;
+    }
+
+    /** Runs {@code work} with a connection in auto-commit mode (SQLite: one caller at a time). */
     public <T> T with(SqlWork<T> work) {
+        if (pool != null) {
+            try (Connection c = pool.getConnection()) {
+                return work.run(c);
+            } catch (SQLException e) {
+                throw new StorageException(e.getMessage(), e);
+            }
+        }
         lock.lock();
         try {
             return work.run(connection);
@@ -65,8 +131,40 @@ public final class Database implements AutoCloseable {
         }
     }
 
+    /** Runs {@code work} in one transaction: committed if it returns, rolled back if it throws. */
+    public <T> T transaction(SqlWork<T> work) {
+        return with(c -> {
+            c.setAutoCommit(false);
+            try {
+                T result = work.run(c);
+                c.commit();
+                return result;
+            } catch (SQLException | RuntimeException e) {
+                c.rollback();
+                throw e;
+            } finally {
+                c.setAutoCommit(true);
+            }
+        });
+    }
+
+    /**
+     * A connection of its own, outside the pool (PostgreSQL {@code LISTEN}); the caller closes it.
+     */
+    public Connection dedicatedConnection() throws SQLException {
+        if (dialect != Dialect.POSTGRESQL) throw new IllegalStateException("only PostgreSQL has dedicated connections");
+        java.util.Properties p = new java.util.Properties();
+        if (user != null) p.setProperty("user", user);
+        if (password != null) p.setProperty("password", password);
+        return DriverManager.getConnection(url, p);
+    }
+
     @Override
     public void close() {
+        if (pool != null) {
+            pool.close();
+            return;
+        }
         lock.lock();
         try {
             connection.close();

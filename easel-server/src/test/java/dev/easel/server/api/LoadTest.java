@@ -56,7 +56,7 @@ class LoadTest {
         int clients = Integer.getInteger("easel.load.clients", 50);
         int seconds = Integer.getInteger("easel.load.seconds", 60);
         try (TestServer server = TestServer.builder()
-                .model("stable-diffusion-1.5", Fixtures.sd15Diffusers())
+                .model("stable-diffusion-1.5", Fixtures.sd15Model())
                 .loader(new DiffusionPipelineLoader())
                 .set("queue.capacity", "16")
                 .set("tiers.free.requests-per-minute", "20").set("tiers.free.concurrent-jobs", "1")

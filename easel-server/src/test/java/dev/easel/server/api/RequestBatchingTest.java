@@ -32,7 +32,7 @@ class RequestBatchingTest {
     final ExecutorService pool = Executors.newVirtualThreadPerTaskExecutor();
 
     TestServer start() {
-        return TestServer.builder().model(MODEL, Fixtures.sd15Diffusers())
+        return TestServer.builder().model(MODEL, Fixtures.sd15Model())
                 .loader(pipeline.loader(new DiffusionPipelineLoader())).start();
     }
 

@@ -58,6 +58,18 @@ class KeysCommandTest {
     }
 
     @Test
+    void keysWorkAgainstTheSharedDatabaseOfDatabaseUrl() {
+        String url = dev.easel.server.support.TestDatabases.newPostgresUrl();
+        Run r = easel("keys", "create", "--tier", "premium", "--name", "shared", "--set", "database.url=" + url);
+        assertThat(r.code()).as(r.err()).isZero();
+        String secret = r.lines().getLast();
+        try (Database db = Database.openPostgres(url, null, null, 2)) {
+            assertThat(new ApiKeyStore(db, Clock.systemUTC()).findBySecret(secret).orElseThrow().tier()).isEqualTo(Tier.PREMIUM);
+        }
+        assertThat(easel("keys", "list", "--set", "database.url=" + url).out()).contains("shared").contains("premium");
+    }
+
+    @Test
     void listShowsKeysWithoutSecretsAndRevokeRevokes() {
         String secret = easel("keys", "create", "--tier", "free", "--name", "n1", "--data-dir", data.toString()).lines().getLast();
         Run list = easel("keys", "list", "--data-dir", data.toString());

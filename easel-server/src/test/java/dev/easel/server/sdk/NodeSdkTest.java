@@ -27,7 +27,7 @@ class NodeSdkTest {
         assumeTrue(Files.isDirectory(NODE_PROJECT.resolve("node_modules/openai")),
                 "node_modules is absent: run `npm ci` in easel-server/src/test/node (.ci/run does) to run the Node SDK test");
         try (TestServer server = TestServer.builder()
-                .model("stable-diffusion-1.5", Fixtures.sd15Diffusers())
+                .model("stable-diffusion-1.5", Fixtures.sd15Model())
                 .loader(new DiffusionPipelineLoader())
                 .set("limits.max-body-mb", "1")
                 .set("tiers.pro.requests-per-minute", "3")

@@ -56,7 +56,7 @@ class OpenAiJavaSdkTest {
     @BeforeAll
     static void start() {
         server = TestServer.builder()
-                .model(MODEL, Fixtures.sd15Diffusers())
+                .model(MODEL, Fixtures.sd15Model())
                 .loader(new DiffusionPipelineLoader())
                 .set("limits.max-body-mb", "1")
                 .set("queue.capacity", "1")

@@ -1,7 +1,6 @@
 package dev.easel.server.sdk;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import com.openai.client.OpenAIClient;
 import com.openai.client.okhttp.OpenAIOkHttpClient;
 import com.openai.core.JsonValue;
@@ -23,11 +22,13 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Base64;
+import java.util.Optional;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * The Pro catalog model {@code sdxl_lightning_4step.safetensors}, served from an SDXL single file dropped
@@ -37,7 +38,6 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
  */
 class SdxlLightningSdkTest {
     static final String MODEL = "sdxl_lightning_4step.safetensors";
-    static final Path CASE = Fixtures.root().resolve("sdxl/txt2img_lightning");
     static TestServer server;
 
     @BeforeAll
@@ -64,9 +64,20 @@ class SdxlLightningSdkTest {
         return Long.parseLong(seed.group(1));
     }
 
+    /** An SDXL text-to-image case recorded with the Lightning recipe's steps and guidance (4, none), or skipped. */
+    static Fixtures.Case lightningCase() {
+        Optional<Fixtures.Case> found = Fixtures.cases("sdxl").stream()
+                .filter(c -> c.manifest().path("kind").asText().equals("txt2img"))
+                .filter(c -> c.params().path("steps").asInt() == 4 && c.params().path("guidance").asDouble() == 0)
+                .findFirst();
+        assumeTrue(found.isPresent(), "no sdxl txt2img case with 4 steps and no guidance in " + Fixtures.root());
+        return found.get();
+    }
+
     @Test
     void servesTheLightningRecipeAndReproducesTheReferenceImage() throws IOException {
-        JsonNode manifest = new ObjectMapper().readTree(CASE.resolve("manifest.json").toFile());
+        Fixtures.Case c = lightningCase();
+        JsonNode manifest = c.manifest();
         JsonNode p = manifest.get("params");
 
         ImagesResponse r = client(server.pro).images().generate(ImageGenerateParams.builder()
@@ -77,24 +88,29 @@ class SdxlLightningSdkTest {
 
         assertThat(r._additionalProperties().get("steps").toString()).isEqualTo("4");
         assertThat(Double.parseDouble(r._additionalProperties().get("guidance_scale").toString())).isZero();
-        assertMatchesReference(r, CASE);
+        assertMatchesReference(r, c.dir());
     }
 
     /** An edit with the image as a file part and the diffusion settings as extra body fields. */
     @Test
     void imageToImageReproducesTheReferenceImage() throws IOException {
-        Path dir = Fixtures.root().resolve("sdxl/img2img");
-        JsonNode manifest = new ObjectMapper().readTree(dir.resolve("manifest.json").toFile());
+        Optional<Fixtures.Case> found = Fixtures.cases("sdxl").stream()
+                .filter(c -> c.manifest().path("kind").asText().equals("img2img") && c.file("source.png").isPresent()).findFirst();
+        assumeTrue(found.isPresent(), "no sdxl img2img case in " + Fixtures.root());
+        Path dir = found.get().dir();
+        JsonNode manifest = found.get().manifest();
         JsonNode p = manifest.get("params");
-        ImagesResponse r = client(server.pro).images().edit(ImageEditParams.builder()
+        ImageEditParams.Builder edit = ImageEditParams.builder()
                 .model(MODEL).prompt(p.get("prompt").asText())
                 .image(Files.readAllBytes(dir.resolve("source.png")))
-                .putAdditionalBodyProperty("negative_prompt", JsonValue.from(p.get("negative_prompt").asText()))
                 .putAdditionalBodyProperty("strength", JsonValue.from(p.get("strength").asDouble()))
                 .putAdditionalBodyProperty("steps", JsonValue.from(p.get("steps").asInt()))
                 .putAdditionalBodyProperty("guidance_scale", JsonValue.from(p.get("guidance").asDouble()))
-                .putAdditionalBodyProperty("seed", JsonValue.from(seedOf(manifest)))
-                .build());
+                .putAdditionalBodyProperty("seed", JsonValue.from(seedOf(manifest)));
+        if (p.hasNonNull("negative_prompt")) {
+            edit.putAdditionalBodyProperty("negative_prompt", JsonValue.from(p.get("negative_prompt").asText()));
+        }
+        ImagesResponse r = client(server.pro).images().edit(edit.build());
         assertMatchesReference(r, dir);
     }
 

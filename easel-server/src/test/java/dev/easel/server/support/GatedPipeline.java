@@ -1,6 +1,5 @@
 package dev.easel.server.support;
 
-import dev.easel.diffusion.family.ModelFamily;
 import dev.easel.diffusion.image.RgbImage;
 import dev.easel.diffusion.pipeline.GenerationRequest;
 import dev.easel.diffusion.pipeline.ImagePipeline;
@@ -21,7 +20,7 @@ import java.util.concurrent.TimeUnit;
  * first step until the test opens its gate (so that requests can be lined up behind it, or a client can leave
  * while its batch runs).
  */
-public final class GatedPipeline implements ImagePipeline {
+public final class GatedPipeline extends DelegatingPipeline {
     /** Every {@link #generateBatch} call's requests, in call order. */
     public final List<List<GenerationRequest>> calls = new CopyOnWriteArrayList<>();
     private final Map<Integer, Gate> gates = new ConcurrentHashMap<>();
@@ -74,27 +73,7 @@ public final class GatedPipeline implements ImagePipeline {
     }
 
     @Override
-    public ModelFamily family() {
-        return delegate.family();
-    }
-
-    @Override
-    public ModelDefaults defaults() {
-        return delegate.defaults();
-    }
-
-    @Override
-    public RgbImage preview(FloatTensor latents, int index) {
-        return delegate.preview(latents, index);
-    }
-
-    @Override
-    public long memoryBytes() {
-        return delegate.memoryBytes();
-    }
-
-    @Override
-    public void close() {
-        if (delegate != null) delegate.close();
+    protected ImagePipeline delegate() {
+        return delegate;
     }
 }

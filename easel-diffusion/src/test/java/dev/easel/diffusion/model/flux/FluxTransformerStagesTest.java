@@ -61,6 +61,7 @@ class FluxTransformerStagesTest {
 
     private void fromDiffusers(FixtureCase c) throws IOException {
         Path dir = transformerDir(c);
+        assumeTrue(Files.isRegularFile(dir.resolve("config.json")), "no diffusers transformer folder " + dir + " in " + FixtureCase.root());
         FluxConfig config = FluxConfig.fromDiffusers(FixtureCase.readJson(dir.resolve("config.json")));
         assertThat(config.guidanceEmbeds()).as(c + ": guidance input recorded <=> guidance_embeds").isEqualTo(c.has(GUIDANCE));
         Optional<Path> file;
@@ -80,8 +81,11 @@ class FluxTransformerStagesTest {
         try (SafetensorsFile checkpoint = SafetensorsFile.open(file)) {
             WeightSource view = BflFluxNames.view(checkpoint);
             FluxConfig config = ComponentLoader.inferConfig("transformer", view, FluxConfig::infer);
-            assertThat(config).as("config inferred from " + file.getFileName() + " = the diffusers config.json")
-                    .isEqualTo(FluxConfig.fromDiffusers(FixtureCase.readJson(transformerDir(c).resolve("config.json"))));
+            Path diffusersConfig = transformerDir(c).resolve("config.json");
+            if (Files.isRegularFile(diffusersConfig)) {
+                assertThat(config).as("config inferred from " + file.getFileName() + " = the diffusers config.json")
+                        .isEqualTo(FluxConfig.fromDiffusers(FixtureCase.readJson(diffusersConfig)));
+            }
             runSteps(c, config, view, file.getFileName().toString());
         }
     }

@@ -6,20 +6,13 @@ import dev.easel.diffusion.fixtures.FixtureCase;
 import dev.easel.engine.weights.WeightSource;
 import org.junit.jupiter.api.Test;
 
-import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Optional;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 class UNetConfigTest {
-
-    private static Path sdxl() {
-        Path family = FixtureCase.root().resolve("sdxl");
-        assumeTrue(Files.isDirectory(family.resolve("single_file")), "no SDXL fixtures");
-        return family;
-    }
 
     private static void assertSameConfig(UNetConfig actual, UNetConfig expected) {
         assertThat(actual.inChannels()).isEqualTo(expected.inChannels());
@@ -40,24 +33,39 @@ class UNetConfigTest {
     }
 
     @Test
-    void theSdxlSingleFileUNetIsInferredExactlyGivenThePooledWidth() throws Exception {
-        Path family = sdxl();
-        UNetConfig expected = UNetConfig.fromDiffusers(new ObjectMapper().readTree(family.resolve("diffusers/unet/config.json").toFile()));
-        long pooled = new ObjectMapper().readTree(family.resolve("diffusers/text_encoder_2/config.json").toFile()).get("projection_dim").asLong();
-        try (StableDiffusionXLSingleFile file = StableDiffusionXLSingleFile.open(family.resolve("single_file/sdxl_tiny.safetensors"))) {
+    void theSdxlSingleFileUNetIsInferredGivenThePooledWidth() throws Exception {
+        try (StableDiffusionXLSingleFile file = StableDiffusionXLSingleFile.open(FixtureCase.requireSingleFile("sdxl"))) {
             WeightSource unet = file.unet();
+            WeightSource clipG = file.textEncoder2();
+            long pooled = clipG.info("text_projection.weight").dim(0); // a Linear weight: [projection, hidden]
             UNetConfig inferred = UNetConfig.infer(unet.names(), n -> unet.info(n).shape(), pooled);
-            assertSameConfig(inferred, expected);
-            assertThat(inferred.depth()).containsExactly(0, 2);
-            assertThat(inferred.heads()).containsExactly(1, 2);
+            // the SDXL conventions single files rely on: head dim 64, no transformers (depth 0) on plain levels
+            for (int i = 0; i < inferred.levels(); i++) {
+                assertThat(inferred.heads()[i]).as("heads of level %d", i).isEqualTo((int) Math.max(1, inferred.channels()[i] / 64));
+                assertThat(inferred.depth()[i] > 0).as("level %d has transformers", i).isEqualTo(inferred.crossAttention()[i]);
+            }
+            long additionInput = unet.info("add_embedding.linear_1.weight").dim(1);
+            long timeEmbed = (additionInput - pooled) / 6;
+            assertThat(inferred.additionInput()).isEqualTo(additionInput);
+            assertThat(inferred.additionTimeEmbed()).isEqualTo(timeEmbed);
+            Optional<Path> folder = FixtureCase.diffusersFolder("sdxl");
+            if (folder.isPresent()) {
+                assertSameConfig(inferred, UNetConfig.fromDiffusers(FixtureCase.readJson(folder.get().resolve("unet/config.json"))));
+                assertThat(FixtureCase.readJson(folder.get().resolve("text_encoder_2/config.json")).get("projection_dim").asLong())
+                        .isEqualTo(pooled);
+            }
 
             assertThatThrownBy(() -> UNetConfig.infer(unet.names(), n -> unet.info(n).shape()))
                     .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("add_embedding").hasMessageContaining("pooled");
-            // 112 = 64 + 6 * 8; a pooled width of 40 would make 12-wide time embeddings, 50 no whole number
-            assertThat(UNetConfig.infer(unet.names(), n -> unet.info(n).shape(), 40).additionTimeEmbed()).isEqualTo(12);
-            assertThatThrownBy(() -> UNetConfig.infer(unet.names(), n -> unet.info(n).shape(), 50))
-                    .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("112").hasMessageContaining("50");
-            assertThatThrownBy(() -> UNetConfig.infer(unet.names(), n -> unet.info(n).shape(), 112))
+            // another pooled width leaves another even time-id width; one that leaves no whole sixth is refused
+            long otherTimeEmbed = timeEmbed == 2 ? 4 : 2;
+            assertThat(UNetConfig.infer(unet.names(), n -> unet.info(n).shape(), additionInput - 6 * otherTimeEmbed).additionTimeEmbed())
+                    .isEqualTo(otherTimeEmbed);
+            long uneven = pooled - 1;
+            assertThatThrownBy(() -> UNetConfig.infer(unet.names(), n -> unet.info(n).shape(), uneven))
+                    .isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageContaining(String.valueOf(additionInput)).hasMessageContaining(String.valueOf(uneven));
+            assertThatThrownBy(() -> UNetConfig.infer(unet.names(), n -> unet.info(n).shape(), additionInput))
                     .isInstanceOf(IllegalArgumentException.class);
         }
     }
