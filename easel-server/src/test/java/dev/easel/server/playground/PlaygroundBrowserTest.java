@@ -117,14 +117,12 @@ class PlaygroundBrowserTest {
 
         // the history keeps it with its parameters and seed
         browser.find("#tab-history").click();
-        WebElement entry = browser.await("the history entry", ExpectedConditions.presenceOfElementLocated(
-                By.cssSelector("#history-list li[data-id]")));
-        assertThat(entry.getText()).contains("a lighthouse at dusk", "1234", "64x64", SD15);
+        assertThat(historyEntry().getText()).contains("a lighthouse at dusk", "1234", "64x64", SD15);
         assertThat(browser.find("#workspace").isDisplayed()).as("only the history is shown").isFalse();
         browser.screenshot("03-history");
 
         // "copy as code" for the entry: the same request and seed
-        entry.findElement(By.xpath(".//button[text()='Copy as code']")).click();
+        clickInHistoryEntry("Copy as code");
         WebElement code = browser.await("the code", ExpectedConditions.visibilityOfElementLocated(By.id("code-text")));
         assertThat(code.getDomProperty("value")).contains("/v1/images/generations", "\"seed\":1234", "\"steps\":6",
                 "$EASEL_API_KEY");
@@ -475,6 +473,28 @@ class PlaygroundBrowserTest {
             Thread.sleep(millis);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
+        }
+    }
+
+    /** The first history entry as the list shows it now. */
+    private WebElement historyEntry() {
+        return browser.await("the history entry", ExpectedConditions.presenceOfElementLocated(
+                By.cssSelector("#history-list li[data-id]")));
+    }
+
+    /**
+     * Clicks a button of the first history entry. The list is rebuilt from IndexedDB whenever it is shown, so an entry
+     * found a moment ago may have been replaced by the same entry drawn again: find it afresh then.
+     */
+    private void clickInHistoryEntry(String label) throws InterruptedException {
+        for (int attempt = 1; ; attempt++) {
+            try {
+                historyEntry().findElement(By.xpath(".//button[text()='" + label + "']")).click();
+                return;
+            } catch (org.openqa.selenium.StaleElementReferenceException redrawn) {
+                if (attempt == 5) throw redrawn;
+                Thread.sleep(200);
+            }
         }
     }
 }
