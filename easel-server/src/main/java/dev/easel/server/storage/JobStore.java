@@ -147,10 +147,14 @@ public final class JobStore {
         return update("UPDATE jobs SET cancel_requested = 1 WHERE id = ? AND state IN ('queued', 'running')", id) == 1;
     }
 
-    /** Drops the results of jobs that ended before {@code cutoff}; returns how many. */
+    /**
+     * Drops the results of jobs that ended before {@code cutoff}, and their binary data (inputs, and hand-overs that
+     * no node collected: its client had gone); returns how many results.
+     */
     public int expireResults(Instant cutoff) {
+        update("DELETE FROM job_data WHERE job_id IN (SELECT id FROM jobs WHERE finished_at < ?)", cutoff.toEpochMilli());
         return update("UPDATE jobs SET result = NULL, result_location = 'expired'"
-                + " WHERE result_location = 'inline' AND finished_at < ?", cutoff.toEpochMilli());
+                + " WHERE result_location IN ('inline', 'handoff') AND finished_at < ?", cutoff.toEpochMilli());
     }
 
     /** Records a webhook delivery attempt. */
