@@ -17,6 +17,9 @@ import dev.easel.server.image.ImageDecoder;
 import dev.easel.server.jobs.DeviceWorker;
 import dev.easel.server.jobs.JobObservers;
 import dev.easel.server.jobs.JobRecorder;
+import dev.easel.server.jobs.LocalQueue;
+import dev.easel.server.jobs.SharedQueue;
+import dev.easel.server.storage.JobEvents;
 import dev.easel.server.storage.JobStore;
 import dev.easel.server.storage.LimitStore;
 import dev.easel.server.webhooks.WebhookSender;
@@ -73,6 +76,8 @@ public final class EaselServer implements AutoCloseable {
     private final Optional<String> initialAdminSecret;
     private final String node;
     private final WebhookSender webhooks;
+    /** PostgreSQL: the other nodes' job changes (LISTEN), null on SQLite. */
+    private final JobEvents jobEvents;
     private final AtomicInteger inFlight = new AtomicInteger();
     private final Instant startedAt;
     private volatile boolean draining;
@@ -103,19 +108,12 @@ public final class EaselServer implements AutoCloseable {
         }
         this.metrics = new ServerMetrics();
         JobStore jobStore = new JobStore(db);
-        DeviceWorker device = new DeviceWorker("default", config.queue().capacity(), config.queue().maxBatchImages(),
-                new ModelCache(loader, memoryBudgetBytes(config)), catalog::recordLoadFailure,
-                JobObservers.of(metrics, new UsageRecorder(usage, clock), new JobRecorder(jobStore, node, clock)), clock);
-        metrics.queueGauge(device.device(), device::waitingCount);
-        metrics.loadedModelsGauge(device.device(), () -> device.cache().loadedIds().size());
-        loader.preparedModelCache().ifPresent(metrics::preparedModelCache);
-        this.scheduler = new JobScheduler(List.of(device));
+        ObjectMapper json = new ObjectMapper();
         Duration leaseTtl = Duration.ofSeconds(config.jobs().leaseSeconds());
         TierLimiter limiter = db.shared()
                 ? TierLimiter.shared(config.tiers(), usage, clock, new LimitStore(db, clock), node, leaseTtl)
                 : new TierLimiter(config.tiers(), usage, clock);
         Authenticator auth = new Authenticator(keys);
-        ObjectMapper json = new ObjectMapper();
 
         this.clientWatch = new ClientWatch();
         WebhookTargets targets;
@@ -127,8 +125,23 @@ public final class EaselServer implements AutoCloseable {
         this.webhooks = new WebhookSender(jobStore, targets, config.webhooks().maxAttempts(),
                 config.webhooks().initialBackoffMillis(), Duration.ofSeconds(config.webhooks().timeoutSeconds()), clock);
         Duration resultTtl = Duration.ofSeconds(config.images().urlTtlSeconds());
-        JobRecords records = new JobRecords(jobStore, webhooks, json, clock, resultTtl, device::meanJobSeconds);
-        ImageService images = new ImageService(config, catalog, limiter, scheduler, files, metrics, json, clock, clientWatch, records);
+        JobRecords records = new JobRecords(jobStore, webhooks, json, clock, resultTtl,
+                this::meanJobSeconds);
+        ResultBodies bodies = new ResultBodies(json, files, clock);
+        // One queue for every node when the database is shared: a free device claims the next job of any node.
+        ClaimedJobs claimed = db.shared() ? new ClaimedJobs(jobStore, keys, catalog, limiter, bodies, records, json, clock) : null;
+        SharedQueue shared = claimed != null ? new SharedQueue(jobStore, node, leaseTtl, clock, claimed) : null;
+        DeviceWorker device = new DeviceWorker("default", config.queue().capacity(), config.queue().maxBatchImages(),
+                new ModelCache(loader, memoryBudgetBytes(config)), catalog::recordLoadFailure,
+                JobObservers.of(metrics, new UsageRecorder(usage, clock), new JobRecorder(jobStore, node, clock)), clock,
+                shared != null ? shared : new LocalQueue());
+        metrics.queueGauge(device.device(), device::waitingCount);
+        metrics.loadedModelsGauge(device.device(), () -> device.cache().loadedIds().size());
+        loader.preparedModelCache().ifPresent(metrics::preparedModelCache);
+        this.scheduler = new JobScheduler(List.of(device));
+        this.jobEvents = shared != null ? new JobEvents(db, shared::onEvent).start() : null;
+        ImageService images = new ImageService(config, catalog, limiter, scheduler, files, metrics, json, clock, clientWatch,
+                records, bodies, node, db.shared());
         RequestReader reader = new RequestReader(json, config.limits().maxBodyBytes(), config.limits().maxInputImages(), tempDir);
         ImageDecoder decoder = new ImageDecoder(config.limits().maxInputSide(), config.limits().maxInputPixels());
         ImagesGenerationsRoute generations = new ImagesGenerationsRoute(images, reader);
@@ -137,7 +150,7 @@ public final class EaselServer implements AutoCloseable {
         UsageRoute usageRoute = new UsageRoute(usage, limiter, json, clock);
         AdminRoutes admin = new AdminRoutes(keys, usageRoute, json);
         PlaygroundRoute playground = new PlaygroundRoute();
-        ImageJobsRoute jobs = new ImageJobsRoute(images, records, keys, reader, generations, edits, json);
+        ImageJobsRoute jobs = new ImageJobsRoute(images, records, keys, reader, generations, edits, json, claimed);
         WebhookRoutes webhookRoutes = new WebhookRoutes(keys, targets, json);
 
         this.app = Javalin.create(c -> {
@@ -340,6 +353,7 @@ public final class EaselServer implements AutoCloseable {
         }
         clean &= inFlight.get() == 0;
         scheduler.close();
+        if (jobEvents != null) jobEvents.close();
         app.stop();
         clientWatch.close();
         housekeeping.shutdownNow();
@@ -370,6 +384,10 @@ public final class EaselServer implements AutoCloseable {
 
     public String node() {
         return node;
+    }
+
+    private double meanJobSeconds() {
+        return scheduler.devices().getFirst().meanJobSeconds();
     }
 
     /** The model memory budget: the configured MiB, or 60% of physical memory. */

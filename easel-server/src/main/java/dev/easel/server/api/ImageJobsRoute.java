@@ -29,9 +29,12 @@ final class ImageJobsRoute {
     private final ImagesGenerationsRoute generations;
     private final ImagesEditsRoute edits;
     private final ObjectMapper json;
+    /** With a shared database: jobs that any node may be running; null on SQLite. */
+    private final ClaimedJobs claimed;
 
     ImageJobsRoute(ImageService service, JobRecords records, ApiKeyStore keys, RequestReader reader,
-                   ImagesGenerationsRoute generations, ImagesEditsRoute edits, ObjectMapper json) {
+                   ImagesGenerationsRoute generations, ImagesEditsRoute edits, ObjectMapper json, ClaimedJobs claimed) {
+        this.claimed = claimed;
         this.service = service;
         this.records = records;
         this.keys = keys;
@@ -92,12 +95,29 @@ final class ImageJobsRoute {
             if (live.isPresent()) {
                 live.get().job().cancel("cancelled by the client");
                 records.awaitEnd(live.get(), Duration.ofSeconds(5));
-            } else {
-                records.store().requestCancel(r.id()); // another node runs it: it stops at its next step
+            } else if (claimed == null || !claimed.cancelQueued(r)) {
+                records.store().requestCancel(r.id()); // a node runs it: it stops at its next step
+                r = awaitEnd(r.id(), Duration.ofSeconds(5));
             }
             r = records.find(r.id()).orElse(r);
         }
         ctx.json(records.body(r));
+    }
+
+    /** Reads a job's record until it has ended, for at most {@code timeout}. */
+    private JobRecord awaitEnd(String id, Duration timeout) {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        JobRecord r = records.find(id).orElseThrow();
+        while (!r.state().ended() && System.nanoTime() < deadline) {
+            try {
+                Thread.sleep(20);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                break;
+            }
+            r = records.find(id).orElseThrow();
+        }
+        return r;
     }
 
     private JobRecord own(Context ctx) {

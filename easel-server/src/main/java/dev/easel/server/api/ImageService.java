@@ -60,13 +60,20 @@ final class ImageService {
     private final Clock clock;
     private final ClientWatch clients;
     private final JobRecords records;
+    private final ResultBodies bodies;
+    /** This node's name; with a shared database, jobs are records any node's device may claim. */
+    private final String node;
+    private final boolean shared;
     /** Encodes async results off the device thread. */
     private final Executor finisher = Executors.newVirtualThreadPerTaskExecutor();
 
     ImageService(ServerConfig config, ModelCatalog catalog, TierLimiter limiter, JobScheduler scheduler,
                  ImageFileStore files, ServerMetrics metrics, ObjectMapper json, Clock clock, ClientWatch clients,
-                 JobRecords records) {
+                 JobRecords records, ResultBodies bodies, String node, boolean shared) {
         this.records = records;
+        this.bodies = bodies;
+        this.node = node;
+        this.shared = shared;
         this.config = config;
         this.catalog = catalog;
         this.limiter = limiter;
@@ -175,7 +182,13 @@ final class ImageService {
         } : JobListener.NONE;
         Job job = newJob(prep, listener);
         job.result().whenComplete((r, e) -> reservation.release(r == null ? 0 : r.images().size()));
-        records.accepted(job, prep, false, null);
+        try {
+            if (shared) records.acceptedShared(job, prep, false, null, node, null, null);
+            else records.accepted(job, prep, false, null);
+        } catch (RuntimeException e) {
+            reservation.release(0);
+            throw e;
+        }
         // A synchronous job's images go out on the connection: the record keeps how it ended, not the images.
         records.track(job, job.result().handle((r, e) -> {
             records.ended(job, r, e, "response", null);
@@ -204,6 +217,7 @@ final class ImageService {
         }
         ImageParams p = prep.params();
         String base = p.urlResponse() ? baseUrl(ctx) : null;
+        if (shared) return submitShared(prep, base, webhookUrl);
         TierLimiter.Reservation reservation = reserve(prep);
         Job job = newJob(prep, JobListener.NONE);
         job.result().whenComplete((r, e) -> reservation.release(r == null ? 0 : r.images().size()));
@@ -214,6 +228,23 @@ final class ImageService {
             return null;
         }, finisher));
         submit(job, reservation);
+        return records.find(job.publicId()).orElseThrow();
+    }
+
+    /**
+     * An async job on a shared database: only a record, which whichever node's device is free claims and ends (its
+     * result, webhook and limit lease: {@link ClaimedJobs}). Nothing of it stays on this node.
+     */
+    private JobStore.JobRecord submitShared(PreparedJob prep, String base, String webhookUrl) {
+        if (!scheduler.accepting()) throw Errors.toApi(new JobFailure.ShuttingDown());
+        TierLimiter.Reservation reservation = reserve(prep);
+        Job job = newJob(prep, JobListener.NONE);
+        try {
+            records.acceptedShared(job, prep, true, webhookUrl, node, base, reservation.leaseId());
+        } catch (RuntimeException e) {
+            reservation.release(0);
+            throw e;
+        }
         return records.find(job.publicId()).orElseThrow();
     }
 
@@ -260,35 +291,7 @@ final class ImageService {
 
     /** The body of a successful synchronous call; {@code base} is the links' base with {@code response_format=url}. */
     ObjectNode resultBody(JobResult r, ImageParams p, JobSpec spec, String modelId, String base) {
-        ObjectNode body = json.createObjectNode();
-        body.put("created", clock.instant().getEpochSecond());
-        ArrayNode data = body.putArray("data");
-        for (RgbImage image : r.images()) {
-            byte[] encoded = ImageEncoder.encode(image, p.outputFormat(), p.outputCompression());
-            ObjectNode item = data.addObject();
-            if (p.urlResponse()) {
-                ImageFileStore.Stored stored = files.store(encoded, p.outputFormat().id());
-                item.put("url", base + "/files/images/" + stored.name());
-                item.put("expires_at", stored.expiresAt().getEpochSecond());
-            } else {
-                item.put("b64_json", Base64.getEncoder().encodeToString(encoded));
-            }
-            item.put("seed", r.seed());
-        }
-        body.put("background", "opaque");
-        body.put("output_format", p.outputFormat().id());
-        String size = spec.width() + "x" + spec.height();
-        if (OPENAI_SIZES.contains(size)) body.put("size", size);
-        body.set("usage", usage(r, spec));
-        // Extensions: everything needed to make the same images again.
-        body.put("model", modelId);
-        body.put("seed", r.seed());
-        body.put("width", spec.width());
-        body.put("height", spec.height());
-        body.put("steps", r.steps());
-        body.put("guidance_scale", r.guidanceScale());
-        if (r.sampler() != null) body.put("sampler", r.sampler());
-        return body;
+        return bodies.body(r, p.outputFormat(), p.outputCompression(), p.urlResponse() ? base : null, spec, modelId);
     }
 
     private byte[] bytes(ObjectNode body) {
@@ -304,18 +307,7 @@ final class ImageService {
     }
 
     private ObjectNode usage(JobResult r, JobSpec spec) {
-        ObjectNode u = json.createObjectNode();
-        // Token counts are OpenAI's unit; this server meters images, pixels and compute instead.
-        u.put("input_tokens", 0);
-        u.put("output_tokens", 0);
-        u.put("total_tokens", 0);
-        ObjectNode details = u.putObject("input_tokens_details");
-        details.put("text_tokens", 0);
-        details.put("image_tokens", 0);
-        u.put("images", r.images().size());
-        u.put("pixels", (long) spec.width() * spec.height() * r.images().size());
-        u.put("compute_seconds", r.computeMillis() / 1000.0);
-        return u;
+        return bodies.usage(r, spec);
     }
 
     private String baseUrl(Context ctx) {

@@ -66,6 +66,17 @@ final class JobRecords {
                 prep.paramsJson(json).toString(), job.key().tier().ordinal(), job.submittedAt(), job.deadline(), webhookUrl));
     }
 
+    /**
+     * Records a job that any node sharing the database may run: with its spec and an edit's inputs, the node that
+     * accepted it, and (async) the limit lease that whoever ends it releases.
+     */
+    void acceptedShared(Job job, PreparedJob prep, boolean async, String webhookUrl, String node, String urlBase,
+                        String limitLease) {
+        store.insert(new JobStore.NewJob(job.publicId(), job.key().id(), async, prep.spec().endpoint(), prep.model().id(),
+                prep.paramsJson(json).toString(), job.key().tier().ordinal(), job.submittedAt(), job.deadline(), webhookUrl,
+                ClaimedJobs.specJson(json, prep, urlBase).toString(), node, limitLease), ClaimedJobs.inputs(prep));
+    }
+
     void track(Job job, CompletableFuture<?> recorded) {
         Live l = new Live(job, recorded);
         live.put(job.publicId(), l);
@@ -84,12 +95,18 @@ final class JobRecords {
     boolean ended(Job job, JobResult result, Throwable failure, String location, String resultJson) {
         try {
             Instant now = clock.instant();
+            int attempt = job.attempt(); // claimed from the shared queue: only this claim may end it
             if (result != null) {
-                return store.finish(job.publicId(), State.SUCCEEDED, location, resultJson, null, 200, now);
+                return attempt > 0
+                        ? store.finishClaim(job.publicId(), attempt, State.SUCCEEDED, location, resultJson, null, 200, now)
+                        : store.finish(job.publicId(), State.SUCCEEDED, location, resultJson, null, 200, now);
             }
             ApiException api = Errors.toApi(failure);
             State state = unwrap(failure) instanceof JobFailure.Cancelled ? State.CANCELLED : State.FAILED;
-            return store.finish(job.publicId(), state, null, null, Errors.body(json, api).toString(), api.status(), now);
+            String error = Errors.body(json, api).toString();
+            return attempt > 0
+                    ? store.finishClaim(job.publicId(), attempt, state, null, null, error, api.status(), now)
+                    : store.finish(job.publicId(), state, null, null, error, api.status(), now);
         } catch (RuntimeException e) {
             log.error("could not record the end of job {}", job.publicId(), e);
             return false;

@@ -127,6 +127,11 @@ public final class TierLimiter {
         return shared == null ? 0 : shared.renew(node, leaseTtl);
     }
 
+    /** Frees a shared lease by its id: the node that ends a job releases the lease its accepting node took. */
+    public void releaseLease(String leaseId) {
+        if (shared != null) shared.release(leaseId);
+    }
+
     /** A job's hold on the key's concurrency and daily images; {@link #release} once it is over. */
     public final class Reservation {
         private final ApiKey key;
@@ -138,6 +143,11 @@ public final class TierLimiter {
             this.key = key;
             this.images = images;
             this.leaseId = leaseId;
+        }
+
+        /** The lease that holds this place in the shared database (null when the limits are this process's). */
+        public String leaseId() {
+            return leaseId;
         }
 
         /** Frees the job's place and counts the images it actually made. */

@@ -20,9 +20,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
-import java.util.PriorityQueue;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.BiConsumer;
 
@@ -51,13 +49,11 @@ public final class DeviceWorker implements AutoCloseable {
     private final JobObserver observer;
     private final Clock clock;
 
+    private final JobSource source;
     private final ReentrantLock lock = new ReentrantLock();
-    private final Condition changed = lock.newCondition();
-    private final PriorityQueue<Job> waiting = new PriorityQueue<>(Job.ORDER);
-    /** The jobs of the running batch, empty when idle. */
-    private List<Job> running = List.of();
-    private boolean accepting = true;
-    private boolean stopped;
+    /** The jobs of the running batch, empty when idle; written only by the device thread. */
+    private volatile List<Job> running = List.of();
+    private volatile boolean accepting = true;
     /** Exponentially weighted mean of job durations, for Retry-After. */
     private double meanJobSeconds = 5;
     private final Thread thread;
@@ -67,6 +63,12 @@ public final class DeviceWorker implements AutoCloseable {
      */
     public DeviceWorker(String device, int capacity, int maxBatchImages, ModelCache cache,
                         BiConsumer<ModelEntry, String> onLoadFailure, JobObserver observer, Clock clock) {
+        this(device, capacity, maxBatchImages, cache, onLoadFailure, observer, clock, new LocalQueue());
+    }
+
+    /** A device whose jobs wait in {@code source}: this process's memory, or the queue shared by every node. */
+    public DeviceWorker(String device, int capacity, int maxBatchImages, ModelCache cache,
+                        BiConsumer<ModelEntry, String> onLoadFailure, JobObserver observer, Clock clock, JobSource source) {
         if (maxBatchImages < 1) throw new IllegalArgumentException("maxBatchImages must be at least 1, got " + maxBatchImages);
         this.device = device;
         this.capacity = capacity;
@@ -75,6 +77,7 @@ public final class DeviceWorker implements AutoCloseable {
         this.onLoadFailure = onLoadFailure;
         this.observer = observer;
         this.clock = clock;
+        this.source = source;
         this.thread = Thread.ofPlatform().name("easel-device-" + device).unstarted(this::loop);
         this.thread.start();
     }
@@ -97,11 +100,10 @@ public final class DeviceWorker implements AutoCloseable {
         lock.lock();
         try {
             if (!accepting) throw new JobFailure.ShuttingDown();
-            if (waiting.size() >= capacity) throw new JobFailure.QueueFull(retryAfterSeconds());
+            if (source.size() >= capacity) throw new JobFailure.QueueFull(retryAfterSeconds());
             job.assignTo(this);
-            waiting.add(job);
-            observer.queueLength(device, waiting.size());
-            changed.signalAll();
+            source.add(job);
+            observer.queueLength(device, source.size());
         } finally {
             lock.unlock();
         }
@@ -109,21 +111,11 @@ public final class DeviceWorker implements AutoCloseable {
 
     /** Jobs waiting (not counting the running ones). */
     public int waitingCount() {
-        lock.lock();
-        try {
-            return waiting.size();
-        } finally {
-            lock.unlock();
-        }
+        return source.size();
     }
 
     public boolean busy() {
-        lock.lock();
-        try {
-            return !running.isEmpty() || !waiting.isEmpty();
-        } finally {
-            lock.unlock();
-        }
+        return !running.isEmpty() || source.size() > 0;
     }
 
     /** The recent mean time of a job (a batch) on this device, for estimates. */
@@ -147,55 +139,36 @@ public final class DeviceWorker implements AutoCloseable {
     }
 
     void cancelWaiting(Job job) {
-        boolean removed;
-        lock.lock();
-        try {
-            removed = waiting.remove(job);
-            if (removed) observer.queueLength(device, waiting.size());
-            changed.signalAll();
-        } finally {
-            lock.unlock();
+        if (source.remove(job)) {
+            observer.queueLength(device, source.size());
+            finish(job, new JobFailure.Cancelled(job.cancelReason()), "cancelled", 0, 0);
         }
-        if (removed) finish(job, new JobFailure.Cancelled(job.cancelReason()), "cancelled", 0, 0);
     }
 
     /** Stops taking jobs and waits up to {@code timeout} for the queued and running ones; true if all finished. */
     public boolean drain(Duration timeout) {
         long deadline = System.nanoTime() + timeout.toNanos();
-        lock.lock();
-        try {
-            accepting = false;
-            changed.signalAll();
-            while (!running.isEmpty() || !waiting.isEmpty()) {
-                long left = deadline - System.nanoTime();
-                if (left <= 0) return false;
-                changed.awaitNanos(left);
+        accepting = false;
+        source.draining();
+        // the waiting count is read before the running batch: a job being taken is counted in one or the other
+        while (source.size() > 0 || !running.isEmpty()) {
+            if (System.nanoTime() >= deadline) return false;
+            try {
+                Thread.sleep(10);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return false;
             }
-            return true;
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            return false;
-        } finally {
-            lock.unlock();
         }
+        return true;
     }
 
     /** Stops the device: jobs still waiting fail with {@link JobFailure.ShuttingDown}, the running ones are cancelled. */
     @Override
     public void close() {
-        List<Job> left;
-        List<Job> current;
-        lock.lock();
-        try {
-            accepting = false;
-            stopped = true;
-            left = new ArrayList<>(waiting);
-            waiting.clear();
-            current = running;
-            changed.signalAll();
-        } finally {
-            lock.unlock();
-        }
+        accepting = false;
+        List<Job> left = source.close();
+        List<Job> current = running;
         for (Job j : left) finish(j, new JobFailure.ShuttingDown(), "cancelled", 0, 0);
         for (Job j : current) j.cancel("the server is shutting down");
         try {
@@ -209,37 +182,36 @@ public final class DeviceWorker implements AutoCloseable {
     private void loop() {
         while (true) {
             Job job;
-            lock.lock();
             try {
-                while (waiting.isEmpty() && !stopped) changed.awaitUninterruptibly();
-                if (stopped) return;
-                job = waiting.poll();
-                running = List.of(job);
-                observer.queueLength(device, waiting.size());
-            } finally {
-                lock.unlock();
+                job = source.next(j -> running = List.of(j));
+            } catch (InterruptedException e) {
+                return;
+            } catch (RuntimeException e) { // the shared queue's database is away: try again shortly
+                log.warn("cannot take the next job: {}", e.getMessage());
+                sleepQuietly(1000);
+                continue;
             }
+            if (job == null) {
+                running = List.of();
+                return;
+            }
+            observer.queueLength(device, source.size());
             try {
                 run(job);
             } catch (Throwable t) { // never let the device thread die
                 log.error("job {} failed unexpectedly", job.id(), t);
-                List<Job> batch;
-                lock.lock();
-                try {
-                    batch = running;
-                } finally {
-                    lock.unlock();
-                }
-                for (Job j : batch) finish(j, new JobFailure.Internal(t), "failed", 0, 0);
+                for (Job j : running) finish(j, new JobFailure.Internal(t), "failed", 0, 0);
             } finally {
-                lock.lock();
-                try {
-                    running = List.of();
-                    changed.signalAll();
-                } finally {
-                    lock.unlock();
-                }
+                running = List.of();
             }
+        }
+    }
+
+    private static void sleepQuietly(long millis) {
+        try {
+            Thread.sleep(millis);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
         }
     }
 
@@ -281,29 +253,21 @@ public final class DeviceWorker implements AutoCloseable {
         Optional<BatchKey> key = headRequest.batchKey();
         if (key.isEmpty() || headRequest.imageCount() >= maxBatchImages) return List.of();
         List<Member> taken = new ArrayList<>();
-        lock.lock();
-        try {
-            List<Job> inOrder = new ArrayList<>(waiting);
-            inOrder.sort(Job.ORDER);
-            int images = headRequest.imageCount();
-            for (Job j : inOrder) {
-                if (images >= maxBatchImages) break;
-                if (!j.model().equals(head.model()) || j.cancelled() || !clock.instant().isBefore(j.deadline())) continue;
-                GenerationRequest r = resolve(j, defaults);
-                if (images + r.imageCount() > maxBatchImages || !key.equals(r.batchKey())) continue;
-                waiting.remove(j);
-                taken.add(new Member(j, r));
-                images += r.imageCount();
-            }
-            if (!taken.isEmpty()) {
-                List<Job> batch = new ArrayList<>(running);
-                taken.forEach(m -> batch.add(m.job()));
-                running = List.copyOf(batch);
-                observer.queueLength(device, waiting.size());
-            }
-        } finally {
-            lock.unlock();
-        }
+        int[] images = {headRequest.imageCount()};
+        List<Job> joined = source.takeMatching(head, j -> {
+            if (images[0] >= maxBatchImages || j.cancelled() || !clock.instant().isBefore(j.deadline())) return false;
+            GenerationRequest r = resolve(j, defaults);
+            if (images[0] + r.imageCount() > maxBatchImages || !key.equals(r.batchKey())) return false;
+            taken.add(new Member(j, r));
+            images[0] += r.imageCount();
+            return true;
+        });
+        if (joined.isEmpty()) return List.of();
+        taken.removeIf(m -> !joined.contains(m.job()));
+        List<Job> batch = new ArrayList<>(running);
+        taken.forEach(m -> batch.add(m.job()));
+        running = List.copyOf(batch);
+        observer.queueLength(device, source.size());
         for (Member m : taken) {
             observer.started(m.job());
             m.job().listener().onStarted();
@@ -435,6 +399,7 @@ public final class DeviceWorker implements AutoCloseable {
 
         @Override
         public void onStep(int step, int total, FloatTensor latents) {
+            source.checkRunning(members.stream().map(Member::job).filter(j -> !j.result().isDone()).toList());
             long now = System.nanoTime();
             observer.step(members.getFirst().job(), (now - last) / 1e9);
             last = now;

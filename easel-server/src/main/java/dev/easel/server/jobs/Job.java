@@ -30,6 +30,8 @@ public final class Job {
     private final CompletableFuture<JobResult> result = new CompletableFuture<>();
     private volatile String cancelReason;
     private volatile DeviceWorker worker;
+    /** The claim this node runs the job under (its record's attempt); 0 until claimed from a shared queue. */
+    private volatile int attempt;
 
     public Job(ApiKey key, ModelEntry model, JobSpec spec, JobListener listener, Instant submittedAt, Instant deadline) {
         this(JobStore.newId(), key, model, spec, listener, submittedAt, deadline);
@@ -101,6 +103,20 @@ public final class Job {
 
     String cancelReason() {
         return cancelReason;
+    }
+
+    /** Marks the job to stop at its next step, without touching any queue (its record asked for it). */
+    void markCancelled(String reason) {
+        if (cancelReason == null) cancelReason = reason;
+    }
+
+    /** The attempt of the record's claim under which this node runs the job; 0 when not claimed from the database. */
+    public int attempt() {
+        return attempt;
+    }
+
+    void claimed(int attempt) {
+        this.attempt = attempt;
     }
 
     void assignTo(DeviceWorker worker) {

@@ -1,9 +1,9 @@
 package dev.easel.server.api;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import dev.easel.server.support.FakePipeline;
 import dev.easel.server.support.GatedPipeline;
 import dev.easel.server.support.Http;
+import dev.easel.server.support.PromptGates;
 import dev.easel.server.support.TestDatabases;
 import dev.easel.server.support.TestServer;
 import org.junit.jupiter.api.Test;
@@ -17,11 +17,11 @@ import static org.assertj.core.api.Assertions.assertThat;
 /** Three nodes on loopback sharing one (embedded) PostgreSQL: keys, limits and job records hold across them. */
 class MultiNodeTest {
 
-    private static TestServer node(String url, String name, Map<String, String> settings, GatedPipeline gated) {
+    static TestServer node(String url, String name, Map<String, String> settings, PromptGates gates) {
         TestServer.Builder b = TestServer.builder().fakeModel("stable-diffusion-1.5")
                 .set("database.url", url).set("jobs.node", name);
         settings.forEach(b::set);
-        if (gated != null) b.loader(gated.loader(p -> new FakePipeline()));
+        b.loader(gates.loader(name));
         return b.start();
     }
 
@@ -29,11 +29,13 @@ class MultiNodeTest {
     void aKeyMadeOnOneNodeWorksOnTheOthersAndItsLimitsHoldAcrossThem() throws Exception {
         String url = TestDatabases.newPostgresUrl();
         Map<String, String> limits = Map.of("tiers.free.requests-per-minute", "3", "tiers.free.concurrent-jobs", "1");
-        GatedPipeline gatedC = new GatedPipeline();
-        GatedPipeline.Gate gate = gatedC.holdCall(0);
-        try (TestServer a = node(url, "node-a", limits, null);
-             TestServer b = node(url, "node-b", limits, null);
-             TestServer c = node(url, "node-c", limits, gatedC)) {
+        // jobs run on whichever node claims them: held by prompt, wherever they run
+        PromptGates gates = new PromptGates();
+        GatedPipeline.Gate gate = gates.hold("on c");
+        GatedPipeline.Gate behind = gates.hold("queued behind");
+        try (TestServer a = node(url, "node-a", limits, gates);
+             TestServer b = node(url, "node-b", limits, gates);
+             TestServer c = node(url, "node-c", limits, gates)) {
             Http ha = new Http(a.baseUrl());
             Http hb = new Http(b.baseUrl());
             Http hc = new Http(c.baseUrl());
@@ -45,7 +47,7 @@ class MultiNodeTest {
             String key = made.json().path("key").asText();
             assertThat(hb.postJson("/v1/images/generations", key, Map.of("prompt", "on b")).status()).isEqualTo(200);
             assertThat(ha.postJson("/v1/images/generations", key, Map.of("prompt", "on a")).status()).isEqualTo(200);
-            // the third request of the minute holds the key's one concurrent place on node C
+            // the third request of the minute holds the key's one concurrent place (accepted on node C)
             String held = hc.postJson("/v1/images/jobs", key, Map.of("prompt", "on c")).json().path("id").asText();
             gate.awaitReached();
             Http.Response fourth = hb.postJson("/v1/images/generations", key, Map.of("prompt", "too many"));
@@ -56,9 +58,10 @@ class MultiNodeTest {
             // concurrency: another key's budget is untouched, and the free key's place is taken on every node
             Http.Response other = ha.postJson("/v1/admin/keys", a.admin, Map.of("tier", "free", "name", "second"));
             String key2 = other.json().path("key").asText();
-            // queued on node C behind the held job, so it holds key2's one place until C's device is free
+            // held wherever it runs, so it holds key2's one place
             Http.Response second = hc.postJson("/v1/images/jobs", key2, Map.of("prompt", "queued behind"));
             assertThat(second.status()).isEqualTo(202);
+            behind.awaitReached();
             Http.Response third = ha.postJson("/v1/images/jobs", key2, Map.of("prompt", "one too many"));
             assertThat(third.status()).as(third.text()).isEqualTo(429);
             assertThat(third.json().path("error").path("code").asText()).isEqualTo("concurrency_limit_exceeded");
@@ -69,6 +72,7 @@ class MultiNodeTest {
                 assertThat(job.path("status").asText()).isEqualTo("running");
             }
             gate.open();
+            behind.open();
             JsonNode done = AsyncJobsTest.awaitEnd(ha, key, held);
             assertThat(done.path("status").asText()).isEqualTo("succeeded");
             assertThat(done.path("result").path("data")).hasSize(1);

@@ -88,7 +88,7 @@ class PlaygroundBrowserTest {
     // ------------------------------------------------------------------------------------------ tests
 
     @Test
-    void generateStreamsPreviewsThenTheImageTheApiGivesForTheSameSeed() {
+    void generateStreamsPreviewsThenTheImageTheApiGivesForTheSameSeed() throws InterruptedException {
         pacing.stepMillis = 300;
         useKey(server.free, "free");
         type("#prompt", "a lighthouse at dusk");

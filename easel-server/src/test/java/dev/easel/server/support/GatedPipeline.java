@@ -50,6 +50,16 @@ public final class GatedPipeline extends DelegatingPipeline {
         public void open() {
             open.countDown();
         }
+
+        /** Called by the held call: tells the test it is there, then waits for the gate to open. */
+        void pass() {
+            reached.countDown();
+            try {
+                if (!open.await(30, TimeUnit.SECONDS)) throw new AssertionError("the gate was not opened in 30 s");
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
     }
 
     @Override
