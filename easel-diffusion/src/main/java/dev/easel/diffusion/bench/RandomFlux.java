@@ -54,7 +54,7 @@ public final class RandomFlux {
                     new VaeConfig(new long[]{128, 256, 512, 512}, 2, 16, false, Flux.VAE_SCALING, Flux.VAE_SHIFT));
         }
 
-        Map<String, long[]> transformerParameters() {
+        public Map<String, long[]> transformerParameters() {
             return BflFluxNames.parameters(transformer);
         }
 
@@ -115,7 +115,8 @@ public final class RandomFlux {
      * The transformer of the model whose BFL file is {@code transformer}, as a GGUF file of {@code type} beside it
      * ({@code flux1-schnell-Q8_0.gguf}; city96's layout: BFL names, {@code general.architecture = flux}), written
      * first if absent. The values are the bf16 file's (drawn again from the same seeds and rounded to bf16), the
-     * matrices quantized to {@code type} and the vectors kept in F32, as city96's files keep them.
+     * blocks' matrices quantized to {@code type}, the vectors kept in F32 as city96's files keep them, and the layers
+     * outside the blocks (the embedders, the final layer: full precision in every weight mode) in BF16.
      */
     public static Path transformerGguf(Path transformer, Shapes shapes, GgufType type) {
         Path file = transformer.resolveSibling(TRANSFORMER.replace(".safetensors", "-" + type + ".gguf"));
@@ -124,7 +125,9 @@ public final class RandomFlux {
         long bytes = 0;
         for (Map.Entry<String, long[]> p : shapes.transformerParameters().entrySet()) {
             long[] shape = p.getValue();
-            GgufType stored = shape.length >= 2 && shape[shape.length - 1] % type.blockSize() == 0 ? type : GgufType.F32;
+            boolean block = p.getKey().startsWith("double_blocks.") || p.getKey().startsWith("single_blocks.");
+            GgufType stored = shape.length < 2 ? GgufType.F32
+                    : block && shape[shape.length - 1] % type.blockSize() == 0 ? type : GgufType.BF16;
             TensorData.FloatChunks values = RandomCheckpoint.chunks(p.getKey(), shape, seed("", p.getKey()));
             entries.add(new GgufWriter.Entry(p.getKey(), stored, shape, asBf16(values)));
             bytes += stored.byteLength(RandomCheckpoint.count(shape));

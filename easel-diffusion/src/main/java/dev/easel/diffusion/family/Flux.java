@@ -30,6 +30,7 @@ import dev.easel.engine.weights.WeightsException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Optional;
 import java.util.function.Function;
 
 /**
@@ -56,7 +57,8 @@ public final class Flux {
     /** The parts of a FLUX.1 model, configured and with their weights under canonical names, nothing loaded yet. */
     public record Parts(FluxConfig transformer, VaeConfig vae, ClipTextConfig clipL, T5Config t5,
                         ClipTokenizer clipTokenizer, int clipPadId, T5Tokenizer t5Tokenizer, SchedulerSettings scheduler,
-                        Function<String, WeightSource> weights, Owned owned) implements AutoCloseable {
+                        Function<String, WeightSource> weights, Owned owned, Optional<WeightMode> storedMode)
+            implements AutoCloseable {
 
         public boolean guidanceDistilled() {
             return transformer.guidanceEmbeds();
@@ -103,7 +105,7 @@ public final class Flux {
                         case "text_encoder" -> opened.clipL();
                         case "text_encoder_2" -> opened.t5();
                         default -> throw new IllegalArgumentException("a FLUX.1 model has no component " + component);
-                    }, opened::close);
+                    }, opened::close, opened.storedMode());
         } catch (RuntimeException e) {
             opened.close();
             throw e;
@@ -123,7 +125,7 @@ public final class Flux {
         SchedulerSettings settings = FolderScheduler.of(folder, scheduler(transformer)).settings();
         return new Parts(transformer, VaeConfig.fromDiffusers(folder.config("vae")), clipL, t5,
                 clipTokenizer, clipTokenizer.padId(), Files.isRegularFile(spiece) ? T5Tokenizer.fromFile(spiece) : T5Tokenizer.bundled(),
-                settings.withTimestepDivisor(1000f), folder::weights, Owned.NOTHING);
+                settings.withTimestepDivisor(1000f), folder::weights, Owned.NOTHING, Optional.empty());
     }
 
     /**
@@ -177,8 +179,9 @@ public final class Flux {
         try (Parts parts = open(checkpoint, files)) {
             String model = "the FLUX.1 model " + checkpoint.path().getFileName();
             long fp32 = bytes(parts, WeightMode.FP32);
+            // A GGUF transformer's own blocks say int8 or int4 (they then go to MatMulNBits as stored, Q8_0 and Q4_0).
             WeightMode mode = requested.weights() != null ? requested.weights()
-                    : MemoryCheck.fits(fp32) ? WeightMode.FP32 : WeightMode.INT8;
+                    : parts.storedMode().orElse(MemoryCheck.fits(fp32) ? WeightMode.FP32 : WeightMode.INT8);
             MemoryCheck.requireFits(model, mode, bytes(parts, mode));
             // No GEMM repacking in fp32: at full size the transformer alone holds 48 GB of fp32 weights. Quantized
             // layers prepack (their kernels need it), so the quantized networks do; CLIP-L and the VAE need not.
