@@ -27,6 +27,14 @@ public final class MemoryUsage {
         }
     }
 
+    /**
+     * Resident anonymous memory (RssAnon: heap, ONNX Runtime's buffers), without the pages of mapped files, which
+     * the kernel can drop and re-read at will; -1 where /proc is missing.
+     */
+    public static long anonymousRssBytes() {
+        return statusField("RssAnon:");
+    }
+
     public static long rssBytes() {
         return statusField("VmRSS:");
     }

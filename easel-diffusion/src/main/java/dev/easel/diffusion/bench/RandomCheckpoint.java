@@ -100,18 +100,26 @@ public final class RandomCheckpoint {
      * normal range, so timings are not distorted by overflow or denormals.
      */
     private static TensorData values(String name, long[] shape, long seed) {
-        long count = 1;
-        for (long d : shape) count *= d;
+        return TensorData.generated(DType.F16, count(shape), chunks(name, shape, seed));
+    }
+
+    static TensorData.FloatChunks chunks(String name, long[] shape, long seed) {
         if (shape.length == 1) {
-            float constant = name.endsWith(".weight") ? 1f : 0f;
-            return TensorData.generated(DType.F16, count, (chunk, length) -> java.util.Arrays.fill(chunk, 0, length, constant));
+            float constant = name.endsWith(".weight") || name.endsWith(".scale") ? 1f : 0f;
+            return (chunk, length) -> java.util.Arrays.fill(chunk, 0, length, constant);
         }
-        long fanIn = count / shape[0];
+        long fanIn = count(shape) / shape[0];
         float bound = (float) Math.sqrt(3.0 / fanIn);
         SplittableRandom random = new SplittableRandom(seed);
-        return TensorData.generated(DType.F16, count, (chunk, length) -> {
+        return (chunk, length) -> {
             for (int i = 0; i < length; i++) chunk[i] = (float) ((random.nextDouble() * 2 - 1) * bound);
-        });
+        };
+    }
+
+    static long count(long[] shape) {
+        long count = 1;
+        for (long d : shape) count *= d;
+        return count;
     }
 
     private static JsonNode preset(String name) throws IOException {
@@ -121,7 +129,7 @@ public final class RandomCheckpoint {
         }
     }
 
-    private static void deleteRecursively(Path dir) throws IOException {
+    static void deleteRecursively(Path dir) throws IOException {
         if (!Files.exists(dir)) return;
         try (var paths = Files.walk(dir)) {
             for (Path p : paths.sorted(java.util.Comparator.reverseOrder()).toList()) Files.delete(p);

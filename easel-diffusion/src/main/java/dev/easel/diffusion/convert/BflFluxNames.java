@@ -1,5 +1,6 @@
 package dev.easel.diffusion.convert;
 
+import dev.easel.diffusion.model.flux.FluxConfig;
 import dev.easel.engine.weights.DerivedWeights;
 import dev.easel.engine.weights.DerivedWeights.AsStored;
 import dev.easel.engine.weights.DerivedWeights.Derivation;
@@ -85,6 +86,54 @@ public final class BflFluxNames {
             "norm.key_norm.scale", "attn.norm_k.weight");
 
     private BflFluxNames() {
+    }
+
+    /**
+     * Every tensor of a FLUX.1 transformer of shape {@code c} as Black Forest Labs names and shapes it (q, k, v stacked,
+     * {@code linear1} holding the MLP input too): what a BFL file of that model holds, for writing one.
+     */
+    public static Map<String, long[]> parameters(FluxConfig c) {
+        long h = c.hidden();
+        long mlp = c.mlpHidden();
+        Map<String, long[]> p = new java.util.LinkedHashMap<>();
+        linear(p, "img_in", h, c.inChannels());
+        linear(p, "txt_in", h, c.contextDim());
+        linear(p, "time_in.in_layer", h, FluxConfig.TIME_PROJECTION_CHANNELS);
+        linear(p, "time_in.out_layer", h, h);
+        linear(p, "vector_in.in_layer", h, c.pooledDim());
+        linear(p, "vector_in.out_layer", h, h);
+        if (c.guidanceEmbeds()) {
+            linear(p, "guidance_in.in_layer", h, FluxConfig.TIME_PROJECTION_CHANNELS);
+            linear(p, "guidance_in.out_layer", h, h);
+        }
+        for (int i = 0; i < c.doubleBlocks(); i++) {
+            String b = "double_blocks." + i + ".";
+            for (String stream : List.of("img", "txt")) {
+                linear(p, b + stream + "_mod.lin", 6 * h, h);
+                linear(p, b + stream + "_attn.qkv", 3 * h, h);
+                p.put(b + stream + "_attn.norm.query_norm.scale", new long[]{c.headDim()});
+                p.put(b + stream + "_attn.norm.key_norm.scale", new long[]{c.headDim()});
+                linear(p, b + stream + "_attn.proj", h, h);
+                linear(p, b + stream + "_mlp.0", mlp, h);
+                linear(p, b + stream + "_mlp.2", h, mlp);
+            }
+        }
+        for (int i = 0; i < c.singleBlocks(); i++) {
+            String b = "single_blocks." + i + ".";
+            linear(p, b + "linear1", 3 * h + mlp, h);
+            linear(p, b + "linear2", h, h + mlp);
+            p.put(b + "norm.query_norm.scale", new long[]{c.headDim()});
+            p.put(b + "norm.key_norm.scale", new long[]{c.headDim()});
+            linear(p, b + "modulation.lin", 3 * h, h);
+        }
+        linear(p, "final_layer.linear", c.inChannels(), h);
+        linear(p, FINAL_MODULATION, 2 * h, h);
+        return p;
+    }
+
+    private static void linear(Map<String, long[]> p, String module, long out, long in) {
+        p.put(module + ".weight", new long[]{out, in});
+        p.put(module + ".bias", new long[]{out});
     }
 
     /** The transformer of a BFL-layout file, with or without ComfyUI's {@link #COMFY_PREFIX}. */

@@ -1,6 +1,8 @@
 package dev.easel.diffusion.convert;
 
 import dev.easel.engine.weights.SafetensorsFile;
+import dev.easel.engine.weights.WeightSource;
+import dev.easel.engine.weights.gguf.GgufFile;
 import dev.easel.engine.weights.WeightsException;
 
 import java.nio.file.Files;
@@ -25,8 +27,10 @@ public final class CheckpointInspector {
      * tensor names; empty for anything else, unreadable files included.
      */
     public static Optional<FluxFiles.Component> component(Path path) {
-        if (!Files.isRegularFile(path) || !path.getFileName().toString().endsWith(".safetensors")) return Optional.empty();
-        try (SafetensorsFile file = SafetensorsFile.open(path)) {
+        if (!Files.isRegularFile(path) || !(path.getFileName().toString().endsWith(".safetensors") || FluxFiles.isGguf(path))) {
+            return Optional.empty();
+        }
+        try (WeightSource file = FluxFiles.openFile(path)) {
             return FluxFiles.Component.of(file.names());
         } catch (RuntimeException unreadable) {
             return Optional.empty();
@@ -52,7 +56,15 @@ public final class CheckpointInspector {
             }
         }
         if (name.endsWith(".gguf")) {
-            throw new UnsupportedCheckpointException(path, "a GGUF file; Easel loads .safetensors checkpoints");
+            // GGUF denoisers Easel runs: FLUX.1 transformers (city96's BFL names, stable-diffusion.cpp's under
+            // model.diffusion_model.); a T5 encoder or another model's GGUF is refused by what its tensors show.
+            try (GgufFile file = GgufFile.open(path)) {
+                if (LlamaT5Names.isT5(file.names())) {
+                    throw new UnsupportedCheckpointException(path, "a T5 text encoder (GGUF), not a denoising model; "
+                            + "give it with --t5 beside a FLUX.1 transformer");
+                }
+                return SingleFileDetector.detect(path, file.names().stream().map(file::info).toList());
+            }
         }
         try (SafetensorsFile file = SafetensorsFile.open(path)) {
             return SingleFileDetector.detect(path, file.tensors());

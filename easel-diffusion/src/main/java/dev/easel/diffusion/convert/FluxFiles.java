@@ -1,7 +1,10 @@
 package dev.easel.diffusion.convert;
 
 import dev.easel.diffusion.family.ModelFiles;
+import dev.easel.engine.runtime.WeightMode;
 import dev.easel.engine.weights.SafetensorsFile;
+import dev.easel.engine.weights.gguf.GgufFile;
+import dev.easel.engine.weights.gguf.GgufTensor;
 import dev.easel.engine.weights.ScaledFp8Weights;
 import dev.easel.engine.weights.WeightSource;
 import dev.easel.engine.weights.WeightsException;
@@ -47,7 +50,9 @@ public final class FluxFiles implements AutoCloseable {
         /** What a file's tensor names show it to be, if one of these. */
         public static Optional<Component> of(java.util.Set<String> names) {
             if (names.contains("decoder.conv_in.weight") && names.contains("encoder.conv_in.weight")) return Optional.of(VAE);
-            if (names.stream().anyMatch(n -> n.startsWith("encoder.block.0.layer.0.SelfAttention."))) return Optional.of(T5);
+            if (names.stream().anyMatch(n -> n.startsWith("encoder.block.0.layer.0.SelfAttention.")) || LlamaT5Names.isT5(names)) {
+                return Optional.of(T5);
+            }
             if (names.stream().anyMatch(n -> n.startsWith("text_model.encoder.layers.") || n.startsWith("encoder.layers.0.self_attn."))) {
                 return Optional.of(CLIP_L);
             }
@@ -56,6 +61,7 @@ public final class FluxFiles implements AutoCloseable {
     }
 
     private final List<AutoCloseable> opened = new ArrayList<>();
+    private final WeightSource transformerFile;
     private final WeightSource transformer;
     private final WeightSource vae;
     private final WeightSource clipL;
@@ -63,7 +69,8 @@ public final class FluxFiles implements AutoCloseable {
 
     private FluxFiles(ModelFiles files) {
         try {
-            SafetensorsFile main = open(files.checkpoint());
+            WeightSource main = open(files.checkpoint());
+            transformerFile = main;
             transformer = BflFluxNames.view(main);
             vae = files.vae().map(p -> vaeView(open(p), ""))
                     .or(() -> under(main, COMFY_VAE_PREFIX).map(prefix -> vaeView(main, prefix)))
@@ -105,10 +112,40 @@ public final class FluxFiles implements AutoCloseable {
         return t5;
     }
 
-    private SafetensorsFile open(Path file) {
-        SafetensorsFile f = SafetensorsFile.open(file);
+    /** A {@code .gguf} file as GGUF, any other as safetensors; closed with these files. */
+    private WeightSource open(Path file) {
+        WeightSource f = openFile(file);
         opened.add(f);
         return f;
+    }
+
+    static WeightSource openFile(Path file) {
+        return isGguf(file) ? GgufFile.open(file) : SafetensorsFile.open(file);
+    }
+
+    static boolean isGguf(Path file) {
+        return file.getFileName().toString().toLowerCase(java.util.Locale.ROOT).endsWith(".gguf");
+    }
+
+    /**
+     * The weight mode a GGUF transformer's blocks suggest, when the user names none: int4 where most of its matrices
+     * are 4-bit blocks (Q4_0, Q4_1, Q4_K), int8 where they are wider blocks; empty for a float file.
+     */
+    public Optional<WeightMode> storedMode() {
+        if (!(transformerFile instanceof GgufFile gguf)) return Optional.empty();
+        long fourBit = 0;
+        long wider = 0;
+        for (GgufTensor t : gguf.tensors()) {
+            if (!t.type().isBlockQuantized()) continue;
+            boolean four = switch (t.type()) {
+                case Q4_0, Q4_1, Q4_K -> true;
+                default -> false;
+            };
+            if (four) fourBit += t.elementCount();
+            else wider += t.elementCount();
+        }
+        if (fourBit == 0 && wider == 0) return Optional.empty();
+        return Optional.of(fourBit > wider ? WeightMode.INT4 : WeightMode.INT8);
     }
 
     private static Optional<String> under(WeightSource file, String prefix) {
@@ -121,9 +158,10 @@ public final class FluxFiles implements AutoCloseable {
                 ? PrefixedKeys.strip(file, prefix, "autoencoder, diffusers names") : LdmVaeNames.view(file, prefix);
     }
 
-    /** A T5 encoder, seen through its fp8 scales when it is a scaled-fp8 file. */
-    private WeightSource t5View(SafetensorsFile file, String prefix) {
-        WeightSource weights = ScaledFp8Weights.isScaledFp8(file) ? new ScaledFp8Weights(file) : file;
+    /** A T5 encoder, seen through its fp8 scales when it is a scaled-fp8 file, or under transformers names when llama.cpp's GGUF. */
+    private WeightSource t5View(WeightSource file, String prefix) {
+        if (file instanceof GgufFile && prefix.isEmpty() && LlamaT5Names.isT5(file.names())) return LlamaT5Names.view(file);
+        WeightSource weights = file instanceof SafetensorsFile st && ScaledFp8Weights.isScaledFp8(st) ? new ScaledFp8Weights(st) : file;
         // Always a view: the component's user closes it, the file stays open until these files are closed.
         return PrefixedKeys.strip(weights, prefix, "T5 encoder, transformers names");
     }
@@ -138,11 +176,11 @@ public final class FluxFiles implements AutoCloseable {
         List<Path> candidates = new ArrayList<>();
         try (Stream<Path> files = Files.list(folder)) {
             for (Path p : files.sorted().toList()) {
-                if (!p.getFileName().toString().endsWith(".safetensors") || p.equals(checkpoint.toAbsolutePath())
+                if (!(p.getFileName().toString().endsWith(".safetensors") || isGguf(p)) || p.equals(checkpoint.toAbsolutePath())
                         || !Files.isRegularFile(p)) {
                     continue;
                 }
-                try (SafetensorsFile f = SafetensorsFile.open(p)) {
+                try (WeightSource f = openFile(p)) {
                     if (Component.of(f.names()).orElse(null) == component) candidates.add(p);
                 } catch (RuntimeException unreadable) {
                     // not a component: other checkpoints and broken files beside the model are not ours to judge

@@ -80,6 +80,57 @@ public final class LdmVaeNames {
         return names;
     }
 
+    /**
+     * The inverse of {@link #canonicalToOriginal}: diffusers parameters (name to shape) under LDM names, the attention
+     * projections as the [C,C,1,1] convolutions LDM stores, for writing an {@code ae.safetensors} as BFL ships it.
+     * Checked by mapping the result back: a name this cannot place is an error, not a silently wrong file.
+     */
+    public static Map<String, long[]> originalParameters(Map<String, long[]> canonical) {
+        int levels = 0;
+        for (String name : canonical.keySet()) {
+            Matcher m = DIFFUSERS_UP.matcher(name);
+            if (m.matches()) levels = Math.max(levels, Integer.parseInt(m.group(1)) + 1);
+        }
+        Map<String, long[]> original = new TreeMap<>();
+        for (Map.Entry<String, long[]> p : canonical.entrySet()) {
+            long[] shape = p.getValue();
+            if (isAttentionProjection(p.getKey()) && shape.length == 2) shape = new long[]{shape[0], shape[1], 1, 1};
+            original.put(original(p.getKey(), levels), shape);
+        }
+        Map<String, String> back = canonicalToOriginal(original.keySet(), "LDM names of the autoencoder");
+        if (!back.keySet().equals(canonical.keySet())) {
+            throw new IllegalArgumentException("the autoencoder's parameters do not map onto LDM names one to one");
+        }
+        return original;
+    }
+
+    private static final Pattern DIFFUSERS_UP = Pattern.compile("decoder\\.up_blocks\\.(\\d+)\\..+");
+    private static final Pattern DIFFUSERS_LEVEL =
+            Pattern.compile("(encoder\\.down_blocks|decoder\\.up_blocks)\\.(\\d+)\\.(resnets\\.(\\d+)|downsamplers\\.0|upsamplers\\.0)\\.(.+)");
+
+    private static String original(String canonical, int decoderLevels) {
+        Matcher m = DIFFUSERS_LEVEL.matcher(canonical);
+        if (m.matches()) {
+            boolean encoder = m.group(1).startsWith("encoder");
+            int level = Integer.parseInt(m.group(2));
+            String prefix = encoder ? "encoder.down." + level + "." : "decoder.up." + (decoderLevels - 1 - level) + ".";
+            if (m.group(4) != null) return prefix + "block." + m.group(4) + "." + m.group(5).replace("conv_shortcut.", "nin_shortcut.");
+            return prefix + (encoder ? "downsample." : "upsample.") + m.group(5);
+        }
+        int dot = canonical.indexOf('.');
+        if (dot > 0) {
+            String coder = canonical.substring(0, dot + 1);
+            String rest = canonical.substring(dot + 1);
+            for (Map.Entry<String, String> part : MID_PARTS.entrySet()) {
+                if (rest.startsWith(part.getValue())) {
+                    String tail = rest.substring(part.getValue().length());
+                    return coder + part.getKey() + tail.replace("conv_shortcut.", "nin_shortcut.");
+                }
+            }
+        }
+        return canonical;
+    }
+
     /** Whether a diffusers VAE weight is a Linear that LDM stores as a 1x1 convolution. */
     public static boolean isAttentionProjection(String canonicalName) {
         return ATTENTION_PROJECTION.matcher(canonicalName).matches();

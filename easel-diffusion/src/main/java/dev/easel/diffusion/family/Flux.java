@@ -30,6 +30,7 @@ import dev.easel.engine.weights.WeightsException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Optional;
 import java.util.function.Function;
 
 /**
@@ -56,7 +57,8 @@ public final class Flux {
     /** The parts of a FLUX.1 model, configured and with their weights under canonical names, nothing loaded yet. */
     public record Parts(FluxConfig transformer, VaeConfig vae, ClipTextConfig clipL, T5Config t5,
                         ClipTokenizer clipTokenizer, int clipPadId, T5Tokenizer t5Tokenizer, SchedulerSettings scheduler,
-                        Function<String, WeightSource> weights, Owned owned) implements AutoCloseable {
+                        Function<String, WeightSource> weights, Owned owned, Optional<WeightMode> storedMode)
+            implements AutoCloseable {
 
         public boolean guidanceDistilled() {
             return transformer.guidanceEmbeds();
@@ -103,7 +105,7 @@ public final class Flux {
                         case "text_encoder" -> opened.clipL();
                         case "text_encoder_2" -> opened.t5();
                         default -> throw new IllegalArgumentException("a FLUX.1 model has no component " + component);
-                    }, opened::close);
+                    }, opened::close, opened.storedMode());
         } catch (RuntimeException e) {
             opened.close();
             throw e;
@@ -123,7 +125,7 @@ public final class Flux {
         SchedulerSettings settings = FolderScheduler.of(folder, scheduler(transformer)).settings();
         return new Parts(transformer, VaeConfig.fromDiffusers(folder.config("vae")), clipL, t5,
                 clipTokenizer, clipTokenizer.padId(), Files.isRegularFile(spiece) ? T5Tokenizer.fromFile(spiece) : T5Tokenizer.bundled(),
-                settings.withTimestepDivisor(1000f), folder::weights, Owned.NOTHING);
+                settings.withTimestepDivisor(1000f), folder::weights, Owned.NOTHING, Optional.empty());
     }
 
     /**
@@ -147,15 +149,39 @@ public final class Flux {
 
     /** Bytes the model's weights take loaded in {@code mode}: quantized layers at their block size, the rest fp32. */
     private static long bytes(Parts parts, WeightMode mode) {
+        return bytes(parts, mode, mode);
+    }
+
+    /** As {@link #bytes(Parts, WeightMode)} with T5 in a mode of its own. */
+    private static long bytes(Parts parts, WeightMode mode, WeightMode t5Mode) {
         Linears linears = RuntimeOptions.defaults().withPrepack(true).withWeights(mode).linears();
+        Linears t5Linears = RuntimeOptions.defaults().withPrepack(true).withWeights(t5Mode).linears();
         long bytes = MemoryCheck.loadedBytes(FluxTransformer.graph(parts.transformer(), linears), mode)
-                + MemoryCheck.loadedBytes(T5Encoder.graph(parts.t5(), linears), mode);
+                + MemoryCheck.loadedBytes(T5Encoder.graph(parts.t5(), t5Linears), t5Mode);
         for (String component : List.of("vae", "text_encoder")) {
             try (WeightSource w = parts.weights(component)) {
                 bytes += MemoryCheck.fp32Bytes(w);
             }
         }
         return bytes;
+    }
+
+    /**
+     * Room kept for what the weights' own size does not count: ONNX Runtime's repacked int8 blocks (about 7% over
+     * the blocks: measured 1.21 bytes per value for T5-XXL) and the activations of a 1024x1024 step.
+     */
+    static final long HEADROOM = 3L << 30;
+
+    /**
+     * T5's mode: the model's, except that an int8 model that does not fit the memory available with {@link #HEADROOM}
+     * to spare runs T5 in int4 (a full-size FLUX.1 in int8: 14.3 GB of repacked transformer and 5.8 GB of T5, more
+     * than a 24 GB machine has beside its activations; T5 in int4 takes 2.9 GB). Said in the log.
+     */
+    static WeightMode t5Mode(Parts parts, WeightMode mode, String model) {
+        if (mode != WeightMode.INT8 || MemoryCheck.fits(bytes(parts, mode) + HEADROOM)) return mode;
+        System.getLogger(Flux.class.getName()).log(System.Logger.Level.INFO, "{0}: int8 weights with T5 in int8 need more "
+                + "memory than this machine has available; T5 runs with int4 weights", model);
+        return WeightMode.INT4;
     }
 
     /** The variant's own schedule: schnell unshifted, dev shifted with the image's token count. */
@@ -177,9 +203,11 @@ public final class Flux {
         try (Parts parts = open(checkpoint, files)) {
             String model = "the FLUX.1 model " + checkpoint.path().getFileName();
             long fp32 = bytes(parts, WeightMode.FP32);
+            // A GGUF transformer's own blocks say int8 or int4 (they then go to MatMulNBits as stored, Q8_0 and Q4_0).
             WeightMode mode = requested.weights() != null ? requested.weights()
-                    : MemoryCheck.fits(fp32) ? WeightMode.FP32 : WeightMode.INT8;
-            MemoryCheck.requireFits(model, mode, bytes(parts, mode));
+                    : parts.storedMode().orElse(MemoryCheck.fits(fp32) ? WeightMode.FP32 : WeightMode.INT8);
+            WeightMode t5Mode = t5Mode(parts, mode, model);
+            MemoryCheck.requireFits(model, mode, bytes(parts, mode, t5Mode));
             // No GEMM repacking in fp32: at full size the transformer alone holds 48 GB of fp32 weights. Quantized
             // layers prepack (their kernels need it), so the quantized networks do; CLIP-L and the VAE need not.
             RuntimeOptions chosen = requested.withWeights(mode);
@@ -191,7 +219,7 @@ public final class Flux {
             }
             T5TextEncoder t5;
             try (WeightSource w = parts.weights("text_encoder_2")) {
-                t5 = built.add(new T5TextEncoder(parts.t5(), w, "text_encoder_2", options));
+                t5 = built.add(new T5TextEncoder(parts.t5(), w, "text_encoder_2", options.withWeights(t5Mode)));
             }
             VaeCodec vae;
             try (WeightSource w = parts.weights("vae")) {

@@ -223,7 +223,14 @@ public final class DerivedWeights implements WeightSource {
     /** Only a tensor served as stored keeps its stored blocks. */
     @Override
     public Optional<QuantizedWeight> quantized(String name, BlockFormat format, Arena arena) {
-        return derivation(name) instanceof AsStored(String source) ? base.quantized(source, format, arena) : Optional.empty();
+        return switch (derivation(name)) {
+            case AsStored(String source) -> base.quantized(source, format, arena);
+            // a block never spans rows, so a range of rows is a range of the stored blocks and scales
+            case Rows(String source, long first, long count) -> base.quantized(source, format, arena).map(q -> new QuantizedWeight(format,
+                    count, q.columns(), q.blocks().asSlice(first * q.blocksPerRow() * format.blobSize(), count * q.blocksPerRow() * format.blobSize()),
+                    q.scales().asSlice(first * q.blocksPerRow() * Float.BYTES, count * q.blocksPerRow() * Float.BYTES)));
+            default -> Optional.empty();
+        };
     }
 
     /** out[j][i] = in[i][j] for an in of rows x cols, in square blocks so both sides stay in cache. */

@@ -21,17 +21,22 @@ public final class BenchCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    @Option(names = "--model", defaultValue = "sd15", description = "Model family to benchmark: sd15, sdxl.")
+    @Option(names = "--model", defaultValue = "sd15", description = "Model family to benchmark: sd15, sdxl, flux.")
     String model;
 
-    @Option(names = "--checkpoint", description = "sdxl only: benchmark this SDXL checkpoint (single file or diffusers "
-            + "folder) instead of the random-weight real-size one.")
+    @Option(names = "--checkpoint", description = "sdxl, flux: benchmark this checkpoint (SDXL: single file or diffusers "
+            + "folder; FLUX.1: the transformer file, safetensors or GGUF, its components beside it) instead of the "
+            + "random-weight real-size one.")
     Path checkpoint;
 
     @Option(names = "--cache", defaultValue = "bench-cache", description = "Where the random-weight checkpoints are kept.")
     Path cache;
 
-    @Option(names = "--size", description = "Square image size in pixels (default: 512 for sd15, 1024 for sdxl).")
+    @Option(names = "--gguf", description = "flux only: write (once) the random-weight transformer as a GGUF file of this "
+            + "type (Q8_0, Q4_0; city96's layout) beside the bf16 one, and benchmark that.")
+    String gguf;
+
+    @Option(names = "--size", description = "Square image size in pixels (default: 512 for sd15, 1024 for sdxl and flux).")
     Integer size;
 
     @Option(names = "--steps", description = "Denoising steps to time (default: 3 for sd15, 4 for sdxl).")
@@ -89,7 +94,26 @@ public final class BenchCommand implements Callable<Integer> {
                 PipelineBench.runStableDiffusionXL(new PipelineBench.Settings(cache, side, side, steps != null ? steps : 4, options),
                         Optional.ofNullable(checkpoint), spec.commandLine().getOut());
             }
-            default -> throw new ParameterException(spec.commandLine(), "--model: sd15 or sdxl, got " + model);
+            case "flux" -> {
+                if (checkpoint != null && !Files.exists(checkpoint)) {
+                    throw new ParameterException(spec.commandLine(), "--checkpoint: no such file: " + checkpoint);
+                }
+                Optional<Path> given = Optional.ofNullable(checkpoint);
+                if (gguf != null) {
+                    if (checkpoint != null) throw new ParameterException(spec.commandLine(), "--gguf: not with --checkpoint");
+                    dev.easel.engine.weights.gguf.GgufType type = java.util.Arrays.stream(dev.easel.engine.weights.gguf.GgufType.values())
+                            .filter(t -> t.name().equalsIgnoreCase(gguf) && (t.name().equals("Q8_0") || t.name().equals("Q4_0")))
+                            .findFirst().orElseThrow(() -> new ParameterException(spec.commandLine(), "--gguf: Q8_0 or Q4_0, got " + gguf));
+                    long start = System.nanoTime();
+                    given = Optional.of(dev.easel.diffusion.bench.RandomFlux.transformerGguf(dev.easel.diffusion.bench.RandomFlux.schnell(cache),
+                            dev.easel.diffusion.bench.RandomFlux.Shapes.schnell(), type));
+                    spec.commandLine().getOut().printf("GGUF %s transformer: %s (%.1f s)%n", type, given.get(), (System.nanoTime() - start) / 1e9);
+                }
+                int side = size != null ? size : 1024;
+                dev.easel.diffusion.bench.FluxBench.run(new PipelineBench.Settings(cache, side, side, steps != null ? steps : 4, options),
+                        given, spec.commandLine().getOut());
+            }
+            default -> throw new ParameterException(spec.commandLine(), "--model: sd15, sdxl or flux, got " + model);
         }
         return 0;
     }
