@@ -179,7 +179,7 @@ public final class BflFluxNames {
 
     private static void topPart(Map<String, Derivation> derived, WeightSource checkpoint, String source, String original, String key) {
         String module = module(key);
-        String tail = key.substring(module.isEmpty() ? 0 : module.length() + 1);
+        String tail = tail(key, module);
         if (module.isEmpty()) throw unknown(source, original);
         if (module.equals(FINAL_MODULATION) && WEIGHT_AND_BIAS.contains(tail)) {
             long rows = checkpoint.info(original).dim(0);
@@ -196,18 +196,10 @@ public final class BflFluxNames {
 
     private static void doubleBlockPart(Map<String, Derivation> derived, WeightSource checkpoint, String source,
                                         String original, String block, String part) {
-        String norm = DOUBLE_NORMS.get(part);
-        if (norm != null) {
-            put(derived, block + norm, new AsStored(original), source);
-            return;
-        }
+        if (asStored(derived, source, original, block, part, DOUBLE_NORMS, DOUBLE_LINEARS)) return;
         String module = module(part);
-        String tail = part.substring(module.isEmpty() ? 0 : module.length() + 1);
-        if (!WEIGHT_AND_BIAS.contains(tail)) throw unknown(source, original);
-        String linear = DOUBLE_LINEARS.get(module);
-        if (linear != null) {
-            put(derived, block + linear + "." + tail, new AsStored(original), source);
-        } else if (module.equals("img_attn.qkv") || module.equals("txt_attn.qkv")) {
+        String tail = tail(part, module);
+        if (module.equals("img_attn.qkv") || module.equals("txt_attn.qkv")) {
             long rows = checkpoint.info(original).dim(0);
             if (rows % 3 != 0) {
                 throw WeightsException.forTensor(source, original, "has " + rows + " rows, not q, k and v stacked (a multiple of 3)");
@@ -222,22 +214,39 @@ public final class BflFluxNames {
         }
     }
 
+    /**
+     * Maps a block's part that is read as stored: a norm scale, or a linear layer renamed as it is. False for a fused
+     * linear the caller splits; an error names a part that is neither a weight nor a bias.
+     */
+    private static boolean asStored(Map<String, Derivation> derived, String source, String original, String block, String part,
+                                    Map<String, String> norms, Map<String, String> linears) {
+        String norm = norms.get(part);
+        if (norm != null) {
+            put(derived, block + norm, new AsStored(original), source);
+            return true;
+        }
+        String module = module(part);
+        String tail = tail(part, module);
+        if (!WEIGHT_AND_BIAS.contains(tail)) throw unknown(source, original);
+        String linear = linears.get(module);
+        if (linear == null) return false;
+        put(derived, block + linear + "." + tail, new AsStored(original), source);
+        return true;
+    }
+
+    /** What follows the module in a part's name: {@code weight} or {@code bias}. */
+    private static String tail(String part, String module) {
+        return part.substring(module.isEmpty() ? 0 : module.length() + 1);
+    }
+
     /** {@code linear1}'s rows are q, k, v (the model width each, the width being linear1's input size) and the MLP input. */
     private static void singleBlockPart(Map<String, Derivation> derived, WeightSource checkpoint, String source,
                                         String bflBlock, String block, String part) {
         String original = bflBlock + part;
-        String norm = SINGLE_NORMS.get(part);
-        if (norm != null) {
-            put(derived, block + norm, new AsStored(original), source);
-            return;
-        }
+        if (asStored(derived, source, original, block, part, SINGLE_NORMS, SINGLE_LINEARS)) return;
         String module = module(part);
-        String tail = part.substring(module.isEmpty() ? 0 : module.length() + 1);
-        if (!WEIGHT_AND_BIAS.contains(tail)) throw unknown(source, original);
-        String linear = SINGLE_LINEARS.get(module);
-        if (linear != null) {
-            put(derived, block + linear + "." + tail, new AsStored(original), source);
-        } else if (module.equals("linear1")) {
+        String tail = tail(part, module);
+        if (module.equals("linear1")) {
             String weight = bflBlock + "linear1.weight";
             if (!checkpoint.contains(weight)) {
                 throw WeightsException.forTensor(source, weight, "is missing (its input size tells how " + original + " is split)");
