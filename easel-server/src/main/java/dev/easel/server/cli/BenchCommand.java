@@ -3,6 +3,7 @@ package dev.easel.server.cli;
 import dev.easel.diffusion.bench.PipelineBench;
 import dev.easel.engine.runtime.RuntimeOptions;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Spec;
@@ -42,19 +43,11 @@ public final class BenchCommand implements Callable<Integer> {
     @Option(names = "--steps", description = "Denoising steps to time (default: 3 for sd15, 4 for sdxl).")
     Integer steps;
 
-    @Option(names = "--threads", description = "Compute threads (default: all cores).")
-    Integer threads;
+    @Mixin
+    RuntimeOptionsFlags runtime = new RuntimeOptionsFlags();
 
     @Option(names = "--no-prepack", description = "Keep ONNX Runtime from repacking weights (less memory).")
     boolean noPrepack;
-
-    @Option(names = "--weights", description = "How the UNet's linear layers hold their weights: fp32 (default), int8 or "
-            + "int4 (block-quantized at load, MatMulNBits; needs prepacking).")
-    String weights;
-
-    @Option(names = "--accuracy-level", description = "Quantized layers' compute: 4 = int8 activations on integer kernels "
-            + "(default), 0 = fp32.")
-    Integer accuracyLevel;
 
     @Option(names = "--load", description = "Time loading instead: each load in a new process, without the prepared-model "
             + "cache, with an empty one (the first load) and from it, as ratios to the uncached load.")
@@ -73,11 +66,11 @@ public final class BenchCommand implements Callable<Integer> {
                 default -> throw new ParameterException(spec.commandLine(), "--model: sd15 or sdxl, got " + model);
             };
             dev.easel.diffusion.bench.LoadBench.run(loaded, cacheDir != null ? cacheDir : cache.resolve("prepared-models"),
-                    noPrepack ? "off" : "default", threads != null ? threads : Runtime.getRuntime().availableProcessors(),
+                    noPrepack ? "off" : "default", runtime.threadsOrAll(),
                     spec.commandLine().getOut());
             return 0;
         }
-        RuntimeOptions options = RuntimeOptionsFlags.options(spec, threads, noPrepack, weights, accuracyLevel);
+        RuntimeOptions options = runtime.options(spec, noPrepack);
         if (cacheDir != null) options = options.withCache(dev.easel.engine.runtime.PreparedModelCache.open(cacheDir, 0));
         switch (model) {
             case "sd15" -> {

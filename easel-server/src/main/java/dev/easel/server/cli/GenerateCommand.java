@@ -13,6 +13,7 @@ import dev.easel.diffusion.pipeline.Pipelines;
 import dev.easel.diffusion.scheduler.SamplerKind;
 import dev.easel.engine.runtime.RuntimeOptions;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Spec;
@@ -84,16 +85,8 @@ public final class GenerateCommand implements Callable<Integer> {
     @Option(names = {"-o", "--output"}, defaultValue = "out.png", description = "Output PNG; more images get -2, -3 ... suffixes.")
     Path output;
 
-    @Option(names = "--threads", description = "Compute threads (default: all cores).")
-    Integer threads;
-
-    @Option(names = "--weights", description = "How the big linear layers hold their weights: fp32, int8 or int4 "
-            + "(quantized at load). Default: the model's (fp32 where it fits; FLUX.1 int8 when fp32 does not fit).")
-    String weights;
-
-    @Option(names = "--accuracy-level", description = "Quantized layers' compute: 4 = int8 activations on integer kernels "
-            + "(default), 0 = fp32.")
-    Integer accuracyLevel;
+    @Mixin
+    RuntimeOptionsFlags runtime = new RuntimeOptionsFlags();
 
     @Option(names = "--cache-dir", paramLabel = "DIR", description = "Prepared-model cache: the model loads in seconds "
             + "from the second run on (default: $EASEL_CACHE_DIR, else ~/.cache/easel/prepared-models).")
@@ -119,7 +112,7 @@ public final class GenerateCommand implements Callable<Integer> {
             });
         }
 
-        RuntimeOptions options = RuntimeOptionsFlags.options(spec, threads, false, weights, accuracyLevel);
+        RuntimeOptions options = runtime.options(spec, false);
         if (!noCache) options = options.withCache(CacheCommand.openForCli(cacheDir));
         PrintWriter err = spec.commandLine().getErr();
         long start = System.nanoTime();
@@ -170,8 +163,7 @@ public final class GenerateCommand implements Callable<Integer> {
         if (strength != null && !(strength >= 0f && strength <= 1f)) throw bad("--strength must be within [0, 1], got " + strength);
         if (guidance != null && !Float.isFinite(guidance)) throw bad("--guidance must be a finite number, got " + guidance);
         if (count < 1) throw bad("-n must be at least 1, got " + count);
-        if (threads != null && threads < 1) throw bad("--threads must be at least 1, got " + threads);
-        RuntimeOptionsFlags.options(spec, threads, false, weights, accuracyLevel); // --weights, --accuracy-level
+        runtime.options(spec, false); // --threads, --weights, --accuracy-level, checked before a long load
         if (sampler != null) {
             try {
                 SamplerKind.parse(sampler);

@@ -3,17 +3,36 @@ package dev.easel.server.cli;
 import dev.easel.engine.runtime.RuntimeOptions;
 import dev.easel.engine.runtime.WeightMode;
 import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
 import picocli.CommandLine.ParameterException;
 
-/** The runtime flags {@code easel generate} and {@code easel bench} share, as {@link RuntimeOptions}; bad values name their flag. */
+/**
+ * The runtime flags {@code easel generate} and {@code easel bench} share (a picocli mixin), as {@link RuntimeOptions};
+ * bad values name their flag. A flag left out leaves the model family's choice standing.
+ */
 final class RuntimeOptionsFlags {
-    private RuntimeOptionsFlags() {
+    @Option(names = "--threads", description = "Compute threads (default: all cores).")
+    Integer threads;
+
+    @Option(names = "--weights", description = "How the big linear layers hold their weights: fp32, int8 or int4 "
+            + "(quantized at load). Default: the model's (fp32 where it fits; FLUX.1 int8 when fp32 does not fit).")
+    String weights;
+
+    @Option(names = "--accuracy-level", description = "Quantized layers' compute: 4 = int8 activations on integer kernels "
+            + "(default), 0 = fp32.")
+    Integer accuracyLevel;
+
+    /** The threads asked for, else all cores. */
+    int threadsOrAll() {
+        return threads != null ? threads : Runtime.getRuntime().availableProcessors();
     }
 
-    /** Each argument may be null (or false): the model family's choice then stands. */
-    static RuntimeOptions options(CommandSpec spec, Integer threads, boolean noPrepack, String weights, Integer accuracyLevel) {
+    RuntimeOptions options(CommandSpec spec, boolean noPrepack) {
         RuntimeOptions options = RuntimeOptions.defaults();
-        if (threads != null) options = options.withThreads(threads);
+        if (threads != null) {
+            if (threads < 1) throw new ParameterException(spec.commandLine(), "--threads must be at least 1, got " + threads);
+            options = options.withThreads(threads);
+        }
         if (weights != null) {
             try {
                 options = options.withWeights(WeightMode.parse(weights));
