@@ -98,7 +98,7 @@ public final class GenerateCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         // Everything that can be checked without the model is checked first: loading a real one takes a while.
-        checkArguments();
+        RuntimeOptions options = checkArguments();
         int[] requested = size == null ? null : parseSize(size);
         Optional<RgbImage> source = Optional.ofNullable(image).map(file -> readImage("--image", file));
         Optional<Mask> maskImage = Optional.ofNullable(mask).map(this::readMask);
@@ -112,7 +112,6 @@ public final class GenerateCommand implements Callable<Integer> {
             });
         }
 
-        RuntimeOptions options = runtime.options(spec, false);
         if (!noCache) options = options.withCache(CacheCommand.openForCli(cacheDir));
         PrintWriter err = spec.commandLine().getErr();
         long start = System.nanoTime();
@@ -150,7 +149,8 @@ public final class GenerateCommand implements Callable<Integer> {
         return 0;
     }
 
-    private void checkArguments() {
+    /** Checks every argument that can be checked without the model; the runtime options are what they make. */
+    private RuntimeOptions checkArguments() {
         if (!Files.exists(model)) throw bad("--model: no such file or folder: " + model);
         if (image != null && !Files.isRegularFile(image)) throw bad("--image: no such file: " + image);
         if (mask != null && !Files.isRegularFile(mask)) throw bad("--mask: no such file: " + mask);
@@ -163,7 +163,7 @@ public final class GenerateCommand implements Callable<Integer> {
         if (strength != null && !(strength >= 0f && strength <= 1f)) throw bad("--strength must be within [0, 1], got " + strength);
         if (guidance != null && !Float.isFinite(guidance)) throw bad("--guidance must be a finite number, got " + guidance);
         if (count < 1) throw bad("-n must be at least 1, got " + count);
-        runtime.options(spec, false); // --threads, --weights, --accuracy-level, checked before a long load
+        RuntimeOptions options = runtime.options(spec, false); // --threads, --weights, --accuracy-level
         if (sampler != null) {
             try {
                 SamplerKind.parse(sampler);
@@ -174,6 +174,7 @@ public final class GenerateCommand implements Callable<Integer> {
         Path folder = output.toAbsolutePath().getParent();
         if (Files.isDirectory(output)) throw bad("-o: " + output + " is a folder; give a file name such as " + output.resolve("out.png"));
         if (folder != null && !Files.isDirectory(folder)) throw bad("-o: no such folder: " + folder);
+        return options;
     }
 
     /** Source, mask and requested size must agree; the model's own size rule is checked once it is loaded. */
