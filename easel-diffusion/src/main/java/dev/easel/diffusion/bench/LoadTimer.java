@@ -26,7 +26,13 @@ public final class LoadTimer {
         long start = System.nanoTime();
         try (ImagePipeline ignored = Pipelines.load(checkpoint, options.withCache(cache))) {
             double seconds = (System.nanoTime() - start) / 1e9;
-            String counts = cache == null ? "" : " hits " + cache.stats().hits() + " misses " + cache.stats().misses();
+            String counts = "";
+            if (cache != null) {
+                // a first load's entries are written behind it: how long until the next process can use them
+                cache.awaitWrites();
+                counts = String.format(" hits %d misses %d entries-written-after %.1f s", cache.stats().hits(),
+                        cache.stats().misses(), (System.nanoTime() - start) / 1e9);
+            }
             System.out.printf("load-seconds %.3f peak-rss-gib %.2f%s%n", seconds, MemoryUsage.peakRssBytes() / (1024.0 * 1024 * 1024), counts);
         }
     }

@@ -109,49 +109,101 @@ public final class OnnxModel implements AutoCloseable {
     }
 
     public static OnnxModel create(GraphBuilder graph, WeightProvider weights, RuntimeOptions options) {
-        return create(graph, weights, options, null, null);
+        try (ConvertedWeights converted = convert(graph, weights, options, null)) {
+            return open(converted, options, null);
+        }
     }
 
     /**
-     * As {@link #create(GraphBuilder, WeightProvider, RuntimeOptions)}, with the scratch file in {@code scratchParent}
-     * (null: the temp folder) and, when {@code optimizedModel} is not null, ONNX Runtime's optimized model written
-     * there with every initializer (after optimisation: fused, NCHWc-reordered) in {@link #optimizedDataFile}
-     * beside it, for {@link #openOptimized} to load without optimizing again ({@link PreparedModelCache}).
+     * A graph's weights converted into a scratch file, and the graph's model with each weight pointing at its place
+     * there: what a session is made from. Closing deletes the file (sessions made from it keep their mappings).
      */
-    static OnnxModel create(GraphBuilder graph, WeightProvider weights, RuntimeOptions options, Path scratchParent, Path optimizedModel) {
-        Path folder = null;
+    static final class ConvertedWeights implements AutoCloseable {
+        private final Path folder;
+        private final ModelProto model;
+        private final long bytes;
+
+        private ConvertedWeights(Path folder, ModelProto model, long bytes) {
+            this.folder = folder;
+            this.model = model;
+            this.bytes = bytes;
+        }
+
+        String graphName() {
+            return model.getGraph().getName();
+        }
+
+        /** The converted weights' bytes. */
+        long bytes() {
+            return bytes;
+        }
+
+        @Override
+        public void close() {
+            deleteQuietly(folder);
+        }
+    }
+
+    /** Converts the graph's weights into a scratch file in {@code scratchParent} (null: the temp folder). */
+    static ConvertedWeights convert(GraphBuilder graph, WeightProvider weights, RuntimeOptions options, Path scratchParent) {
         ModelProto declared = graph.build();
-        try (OrtSession.SessionOptions so = sessionOptions(options, OrtSession.SessionOptions.OptLevel.ALL_OPT)) {
+        Path folder = null;
+        try {
             folder = scratchParent == null ? Files.createTempDirectory("easel-weights")
                     : Files.createTempDirectory(scratchParent, "easel-weights");
             Map<String, Long> offsets = new LinkedHashMap<>();
             long bytes = writeWeights(graph, declared, weights, folder.resolve(WEIGHTS_FILE), offsets, options.threads());
-            ModelProto model = pointAt(declared, offsets);
-            so.addConfigEntry("session.model_external_initializers_file_folder_path", folder.toString());
-            if (optimizedModel != null) {
-                so.setOptimizedModelFilePath(optimizedModel.toString());
-                so.addConfigEntry("session.optimized_model_external_initializers_file_name", optimizedDataFile(optimizedModel).getFileName().toString());
-                // every weight goes to the data file (mapped when loaded); only small constants stay in the proto
-                so.addConfigEntry("session.optimized_model_external_initializers_min_size_in_bytes", "1024");
-                // Not "session.save_external_prepacked_constant_initializers": loading ORT 1.29's saved prepacked
-                // weights crashed running the CLIP text encoder (SIGSEGV in the CPU provider), so weights are repacked
-                // on load (the UNet of SD 1.5: ~4 s more than with them saved, measured under load).
-                // it warns that the model suits this CPU only: the cache keys entries by CPU (CpuIdentity)
-                so.setSessionLogLevel(ai.onnxruntime.OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR);
-            }
-            if (options.profileFolder() != null) {
-                so.enableProfiling(options.profileFolder().resolve(model.getGraph().getName()).toString());
-            }
-            OrtSession session = ENV.createSession(model.toByteArray(), so);
-            return new OnnxModel(session, bytes);
-        } catch (OrtException e) {
-            throw new IllegalStateException("ONNX Runtime could not create the " + declared.getGraph().getName()
-                    + " session: " + e.getMessage(), e);
+            return new ConvertedWeights(folder, pointAt(declared, offsets), bytes);
         } catch (IOException e) {
-            throw new UncheckedIOException("cannot write the converted weights to a scratch file", e);
-        } finally {
             deleteQuietly(folder);
+            throw new UncheckedIOException("cannot write the converted weights to a scratch file", e);
+        } catch (RuntimeException e) {
+            deleteQuietly(folder);
+            throw e;
         }
+    }
+
+    /**
+     * A session over converted weights, optimized as {@code options} say. When {@code optimizedModel} is not null,
+     * ONNX Runtime also writes its optimized model there with every initializer (after optimisation: fused,
+     * NCHWc-reordered) in {@link #optimizedDataFile} beside it, for {@link #openOptimized} to load without optimizing
+     * again ({@link PreparedModelCache}).
+     */
+    static OnnxModel open(ConvertedWeights converted, RuntimeOptions options, Path optimizedModel) {
+        try (OrtSession.SessionOptions so = sessionOptions(options, OrtSession.SessionOptions.OptLevel.ALL_OPT)) {
+            so.addConfigEntry("session.model_external_initializers_file_folder_path", converted.folder.toString());
+            if (optimizedModel != null) writeOptimizedModel(so, optimizedModel);
+            if (options.profileFolder() != null) {
+                so.enableProfiling(options.profileFolder().resolve(converted.graphName()).toString());
+            }
+            return new OnnxModel(ENV.createSession(converted.model.toByteArray(), so), converted.bytes);
+        } catch (OrtException e) {
+            throw new IllegalStateException("ONNX Runtime could not create the " + converted.graphName()
+                    + " session: " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * Writes ONNX Runtime's optimized model of converted weights, as {@link #open} with an optimized model does,
+     * from a session made only for that: one thread, no prepacking (the saved model does not hold prepacked weights,
+     * so it is the same file), closed at once. For writing behind a session already in use.
+     */
+    static void writeOptimized(ConvertedWeights converted, RuntimeOptions options, Path optimizedModel) {
+        try (OnnxModel writer = open(converted, options.withThreads(1).withPrepack(false).withProfiling(null), optimizedModel)) {
+            // the file is written while the session is made
+        }
+    }
+
+    private static void writeOptimizedModel(OrtSession.SessionOptions so, Path optimizedModel) throws OrtException {
+        so.setOptimizedModelFilePath(optimizedModel.toString());
+        so.addConfigEntry("session.optimized_model_external_initializers_file_name", optimizedDataFile(optimizedModel).getFileName().toString());
+        // every weight goes to the data file (mapped when loaded); only small constants stay in the proto
+        so.addConfigEntry("session.optimized_model_external_initializers_min_size_in_bytes", "1024");
+        // Not "session.save_external_prepacked_constant_initializers": loading ORT 1.29's saved prepacked
+        // weights crashed running the CLIP text encoder (SIGSEGV in the CPU provider), so weights are repacked
+        // on load (the UNet of SD 1.5: ~4 s more than with them saved, measured under load).
+        // it warns that the model suits this CPU only: the cache keys entries by CPU (CpuIdentity)
+        so.setSessionLogLevel(ai.onnxruntime.OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR);
     }
 
     /**

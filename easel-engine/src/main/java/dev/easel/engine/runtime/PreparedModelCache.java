@@ -26,6 +26,18 @@ import java.util.Comparator;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Optional;
+import java.util.OptionalLong;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Future;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
+import java.util.function.Supplier;
 import java.util.Properties;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.atomic.AtomicLong;
@@ -44,6 +56,10 @@ import java.util.stream.Stream;
  * ONNX Runtime version, the session options that shape the optimized model, and the CPU (optimized models use the
  * CPU's vector width). A change to any of them makes another key, so a stale entry is never found; it ages out.
  *
+ * <p>A first load does not wait for its entry: the session is made from the converted weights as without the cache,
+ * and a second session writes the entry behind it ({@link #awaitWrites()} waits for that), where the memory allows
+ * two; otherwise the entry is written while loading, from the one session.
+ *
  * <p>Safety: an entry is written in a temporary folder and renamed into place whole, with its manifest, so a crashed
  * write never leaves an entry that loads. On load the manifest is checked against the files (sizes, a SHA-256 of the
  * model proto, a SHA-256 of 65 blocks sampled across the data file): a truncated, foreign or damaged entry is
@@ -60,6 +76,7 @@ public final class PreparedModelCache {
     private static final String MANIFEST = "entry.properties";
     private static final String KEY_FILE = "key.txt";
     private static final Pattern KEY = Pattern.compile("[0-9a-f]{32}");
+    private static final System.Logger LOG = System.getLogger(PreparedModelCache.class.getName());
 
     /** What the cache has done since it was opened, and what it holds now. */
     public record Stats(long hits, long misses, long rebuilt, long entries, long bytes) {
@@ -75,6 +92,11 @@ public final class PreparedModelCache {
     private final AtomicLong hits = new AtomicLong();
     private final AtomicLong misses = new AtomicLong();
     private final AtomicLong rebuilt = new AtomicLong();
+    /** Writes entries behind loads, one at a time; its thread ends when idle, and keeps the JVM up while it writes. */
+    private final ExecutorService writer = new ThreadPoolExecutor(0, 1, 1, TimeUnit.SECONDS, new LinkedBlockingQueue<>(),
+            task -> new Thread(task, "prepared-model-writer"));
+    private final Set<Future<?>> pendingWrites = ConcurrentHashMap.newKeySet();
+    private volatile Supplier<OptionalLong> availableMemory = SystemMemory::availableBytes;
 
     private PreparedModelCache(Path dir, long maxBytes, String runtimeVersion) {
         this.dir = dir;
@@ -103,6 +125,12 @@ public final class PreparedModelCache {
         return cache;
     }
 
+    /** This cache, seeing {@code available} as the memory available (tests of the choice to write behind or through). */
+    PreparedModelCache seeingAvailableMemory(Supplier<OptionalLong> available) {
+        availableMemory = available;
+        return this;
+    }
+
     public Path dir() {
         return dir;
     }
@@ -124,7 +152,8 @@ public final class PreparedModelCache {
         if (material.isEmpty()) return OnnxModel.create(graph, weights, options);
         String key = Checksums.sha256Hex(material.get()).substring(0, 32);
         Path entry = dir.resolve(key);
-        try (CacheLocks.Held ignored = CacheLocks.lock(dir.resolve("locks").resolve(key + ".lock"))) {
+        CacheLocks.Held lock = CacheLocks.lock(dir.resolve("locks").resolve(key + ".lock"));
+        try {
             if (Files.isDirectory(entry)) {
                 Optional<Long> weightBytes = verify(entry, material.get());
                 if (weightBytes.isPresent()) {
@@ -144,11 +173,98 @@ public final class PreparedModelCache {
             long estimate = declaredWeightBytes(graph);
             evict(key, estimate);
             if (!hasRoomFor(estimate)) return OnnxModel.create(graph, weights, options);
-            OnnxModel model = write(entry, component, graph, weights, options, material.get());
-            evict(key, 0);
+            if (!roomToWriteBehind(estimate)) return writeThrough(entry, component, graph, weights, options, material.get());
+            OnnxModel.ConvertedWeights converted = OnnxModel.convert(graph, weights, options, null);
+            OnnxModel model;
+            try {
+                model = OnnxModel.open(converted, options, null);
+            } catch (RuntimeException e) {
+                converted.close();
+                throw e;
+            }
+            writeBehind(lock, entry, component, graph, converted, options, material.get());
+            lock = null;
             return model;
         } catch (IOException e) {
             throw new UncheckedIOException("prepared-model cache " + dir + ": " + e.getMessage(), e);
+        } finally {
+            if (lock != null) lock.close();
+        }
+    }
+
+    /**
+     * Waits until every entry being written behind a load is written (or has failed): a process that loaded a model
+     * calls it before it exits, so that the next process finds the entry.
+     */
+    public void awaitWrites() {
+        for (Future<?> write : List.copyOf(pendingWrites)) {
+            try {
+                write.get();
+            } catch (ExecutionException failedAndLogged) {
+                // the writer logged it; the next load prepares the model again
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            }
+        }
+    }
+
+    /** Whether entries are being written behind loads now. */
+    public boolean writing() {
+        return !pendingWrites.isEmpty();
+    }
+
+    /**
+     * Whether the memory available now leaves room for a second session over the model while the first is in use:
+     * ONNX Runtime's optimized copies of the weights (at most their size) and half again for its writing.
+     */
+    private boolean roomToWriteBehind(long weightBytes) {
+        OptionalLong available = availableMemory.get();
+        return available.isPresent() && available.getAsLong() > weightBytes + weightBytes / 2 + (1L << 30);
+    }
+
+    /**
+     * Writes the entry after the load returned, so that the first load takes no longer than one without the cache:
+     * a session of its own (one thread, no prepacking) optimizes the converted weights again and writes the result,
+     * then the scratch file goes. The key's lock passes to the writer: a load of the same model waits for the entry
+     * and then loads it.
+     */
+    private void writeBehind(CacheLocks.Held lock, Path entry, String component, GraphBuilder graph,
+                             OnnxModel.ConvertedWeights converted, RuntimeOptions options, String material) {
+        String key = entry.getFileName().toString();
+        CompletableFuture<Void> write = CompletableFuture.runAsync(() -> {
+            try (lock; converted) {
+                writeEntry(entry, component, graph, material, converted.bytes(),
+                        model -> OnnxModel.writeOptimized(converted, options, model));
+                evict(key, 0);
+            } catch (IOException | RuntimeException e) {
+                LOG.log(System.Logger.Level.WARNING, "could not write the prepared model of {0} to the cache {1} ({2}); "
+                        + "it is prepared again on its next load", component, dir, e.getMessage());
+                throw new IllegalStateException(e);
+            }
+        }, writer);
+        pendingWrites.add(write);
+        write.whenComplete((done, failed) -> pendingWrites.remove(write));
+    }
+
+    /**
+     * Writes the entry while loading, from the session that is returned (one optimisation, no second session): for
+     * models too large for two sessions at once. This first load takes longer than one without the cache by the
+     * time ONNX Runtime takes to write its optimized model.
+     */
+    private OnnxModel writeThrough(Path entry, String component, GraphBuilder graph, OnnxModel.WeightProvider weights,
+                                   RuntimeOptions options, String material) throws IOException {
+        try (OnnxModel.ConvertedWeights converted = OnnxModel.convert(graph, weights, options, null)) {
+            OnnxModel[] made = new OnnxModel[1];
+            try {
+                writeEntry(entry, component, graph, material, converted.bytes(),
+                        model -> made[0] = OnnxModel.open(converted, options, model));
+            } catch (IOException | RuntimeException e) {
+                if (made[0] != null) made[0].close();
+                throw e;
+            }
+            evict(entry.getFileName().toString(), 0);
+            return made[0];
         }
     }
 
@@ -165,27 +281,19 @@ public final class PreparedModelCache {
 
     /**
      * Writes the entry in a temporary folder and renames it into place: ONNX Runtime's optimized model and its data
-     * file, the key's text, and last the manifest with the files' sizes and checksums. Returns the session that
-     * wrote it (it computes as one loaded from the entry: the tests compare them bit for bit), so the first load
-     * does not pay for a second one.
+     * file ({@code writeModel}, given the model's path), the key's text, and last the manifest with the files' sizes
+     * and checksums.
      */
-    private OnnxModel write(Path entry, String component, GraphBuilder graph, OnnxModel.WeightProvider weights,
-                            RuntimeOptions options, String material) throws IOException {
+    private void writeEntry(Path entry, String component, GraphBuilder graph, String material, long weightBytes,
+                            Consumer<Path> writeModel) throws IOException {
         Path partial = dir.resolve("tmp").resolve(entry.getFileName() + "." + Long.toHexString(ThreadLocalRandom.current().nextLong()));
         Files.createDirectories(partial);
         try {
-            OnnxModel model = OnnxModel.create(graph, weights, options, null, partial.resolve(MODEL_FILE));
-            try {
-                writeManifest(partial, component, graph, model.weightBytes(), material);
-                Files.move(partial, entry, StandardCopyOption.ATOMIC_MOVE);
-            } catch (AtomicMoveNotSupportedException e) {
-                model.close();
-                throw new IOException("the cache folder must allow renames within it", e);
-            } catch (IOException | RuntimeException e) {
-                model.close();
-                throw e;
-            }
-            return model;
+            writeModel.accept(partial.resolve(MODEL_FILE));
+            writeManifest(partial, component, graph, weightBytes, material);
+            Files.move(partial, entry, StandardCopyOption.ATOMIC_MOVE);
+        } catch (AtomicMoveNotSupportedException e) {
+            throw new IOException("the cache folder must allow renames within it", e);
         } finally {
             if (Files.exists(partial)) deleteTree(partial);
         }

@@ -19,6 +19,7 @@ public final class CacheLoadProcess {
         PreparedModelCache cache = PreparedModelCache.open(cacheDir, 0);
         Thread.sleep(Math.max(0, startAt - System.currentTimeMillis()));
         float[] y = CacheTestModel.run(weights, 0, RuntimeOptions.defaults().withThreads(1), cache);
+        cache.awaitWrites();
         PreparedModelCache.Stats stats = cache.stats();
         System.out.println("result " + Arrays.hashCode(y) + " hits " + stats.hits() + " misses " + stats.misses());
     }

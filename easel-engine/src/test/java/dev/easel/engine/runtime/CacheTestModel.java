@@ -2,6 +2,7 @@ package dev.easel.engine.runtime;
 
 import dev.easel.engine.graph.GraphBuilder;
 import dev.easel.engine.graph.Value;
+import dev.easel.engine.quant.BlockFormat;
 import dev.easel.engine.tensor.FloatTensor;
 import dev.easel.engine.weights.DType;
 import dev.easel.engine.weights.SafetensorsFile;
@@ -25,13 +26,17 @@ final class CacheTestModel {
     private CacheTestModel() {
     }
 
+    /** The variant whose linear layer is int8 MatMulNBits (int8 compute), quantized at load. */
+    static final int QUANTIZED = 2;
+
     /** The graph; {@code variant} changes its structure (another builder version). */
     static GraphBuilder graph(int variant) {
         GraphBuilder g = new GraphBuilder("cache_test");
         Value x = g.floatInput("x", 1, CHANNELS, 8, 8);
         Value conv = g.conv2d(x, "conv", CHANNELS, HIDDEN, 3, 1, 1);
         Value tokens = g.transpose(g.reshape(conv, 1, HIDDEN, 64), 0, 2, 1);
-        Value y = g.linear(variant == 0 ? tokens : g.silu(tokens), "fc", HIDDEN, HIDDEN, true);
+        Value y = variant == QUANTIZED ? g.quantizedLinear(tokens, "fc", HIDDEN, HIDDEN, true, BlockFormat.INT8, 4)
+                : g.linear(variant == 0 ? tokens : g.silu(tokens), "fc", HIDDEN, HIDDEN, true);
         g.output(y, "y");
         return g;
     }
@@ -56,13 +61,18 @@ final class CacheTestModel {
         return new FloatTensor(new long[]{1, CHANNELS, 8, 8}, x);
     }
 
-    /** Loads the model from {@code weights} through {@code cache} (or without one when null) and runs it once. */
+    /**
+     * Loads the model from {@code weights} through {@code cache} (or without one when null), runs it once, and waits
+     * until the cache has written what it writes behind the load (as a process does before it exits).
+     */
     static float[] run(Path weights, int variant, RuntimeOptions options, PreparedModelCache cache) {
         GraphBuilder graph = graph(variant);
         try (SafetensorsFile file = SafetensorsFile.open(weights);
              OnnxModel model = cache == null ? OnnxModel.create(graph, OnnxModel.WeightProvider.of(file, graph), options)
                      : cache.load("test", graph, file, OnnxModel.WeightProvider.of(file, graph), options)) {
             return model.runSingle(Map.of("x", input())).data();
+        } finally {
+            if (cache != null) cache.awaitWrites();
         }
     }
 }

@@ -51,6 +51,38 @@ class PreparedModelCacheTest {
         assertThat(cache.list()).hasSize(1);
     }
 
+    /**
+     * A first load returns before its entry is written (a second session, without prepacking, writes it behind), or,
+     * where the memory available does not allow two sessions, writes it while loading. Both write the same files, for
+     * fp32 and quantized (prepacked MatMulNBits) layers alike: the written model holds no prepacked weights.
+     */
+    @ParameterizedTest(name = "variant {0}")
+    @ValueSource(ints = {0, CacheTestModel.QUANTIZED})
+    void writingBehindTheLoadOrWhileLoadingWritesTheSameEntry(int variant) throws IOException {
+        Path weights = weights();
+        RuntimeOptions options = OPTIONS.withPrepack(true);
+        PreparedModelCache behind = PreparedModelCache.open(tmp.resolve("behind"), 0)
+                .seeingAvailableMemory(() -> java.util.OptionalLong.of(Long.MAX_VALUE));
+        PreparedModelCache through = PreparedModelCache.open(tmp.resolve("through"), 0)
+                .seeingAvailableMemory(() -> java.util.OptionalLong.of(0));
+
+        float[] expected = CacheTestModel.run(weights, variant, options, null);
+        assertThat(CacheTestModel.run(weights, variant, options, through)).containsExactly(expected);
+        assertThat(through.writing()).isFalse();
+        assertThat(through.list()).hasSize(1);
+        assertThat(CacheTestModel.run(weights, variant, options, behind)).containsExactly(expected);
+        behind.awaitWrites();
+        assertThat(behind.writing()).isFalse();
+
+        Path a = onlyEntry(tmp.resolve("behind"));
+        Path b = onlyEntry(tmp.resolve("through"));
+        assertThat(a.getFileName()).isEqualTo(b.getFileName());
+        assertThat(Files.readAllBytes(a.resolve("model.onnx"))).isEqualTo(Files.readAllBytes(b.resolve("model.onnx")));
+        assertThat(Files.mismatch(a.resolve("model.onnx.data"), b.resolve("model.onnx.data"))).isEqualTo(-1L);
+        assertThat(CacheTestModel.run(weights, variant, options, behind)).containsExactly(expected);
+        assertThat(behind.stats().hits()).isEqualTo(1);
+    }
+
     @Test
     void aChangedSourceFileRebuildsTheEntry() throws IOException {
         Path weights = weights();
@@ -205,7 +237,11 @@ class PreparedModelCacheTest {
     }
 
     private Path onlyEntry() throws IOException {
-        try (Stream<Path> entries = Files.list(tmp.resolve("cache"))) {
+        return onlyEntry(tmp.resolve("cache"));
+    }
+
+    private static Path onlyEntry(Path cacheDir) throws IOException {
+        try (Stream<Path> entries = Files.list(cacheDir)) {
             List<Path> found = entries.filter(p -> p.getFileName().toString().matches("[0-9a-f]{32}")).toList();
             assertThat(found).hasSize(1);
             return found.getFirst();

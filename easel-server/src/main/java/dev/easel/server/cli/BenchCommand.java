@@ -108,6 +108,7 @@ public final class BenchCommand implements Callable<Integer> {
             }
             default -> throw new ParameterException(spec.commandLine(), "--model: sd15, sdxl or flux, got " + model);
         }
+        if (options.cache() != null) options.cache().awaitWrites();
         return 0;
     }
 }

@@ -145,8 +145,18 @@ public final class GenerateCommand implements Callable<Integer> {
                 ImageCodec.writePng(images.get(i), file);
                 spec.commandLine().getOut().println(file);
             }
+        } finally {
+            awaitCacheWrites(options, err);
         }
         return 0;
+    }
+
+    /** The prepared model is written behind the load: the process stays until it is, so the next run finds it. */
+    private static void awaitCacheWrites(RuntimeOptions options, PrintWriter err) {
+        if (options.cache() == null || !options.cache().writing()) return;
+        err.println("saving the prepared model for the next run...");
+        err.flush();
+        options.cache().awaitWrites();
     }
 
     /** Checks every argument that can be checked without the model; the runtime options are what they make. */
