@@ -207,7 +207,7 @@ final class ClaimedJobs implements RecordedJobs {
 
     @Override
     public void previews(Job local) {
-        if (local.spec().partialImages() == 0) return;
+        if (local.spec().partialImages() == 0 || local.result().isDone()) return;
         Delivered d = delivered.computeIfAbsent(local.publicId(), id -> new Delivered());
         synchronized (d) {
             if (!d.answered) deliver(local, d);
@@ -237,14 +237,14 @@ final class ClaimedJobs implements RecordedJobs {
             synchronized (d) {
                 deliver(local, d);
                 d.answered = true;
+                try {
+                    store.clearPreviews(r.id());
+                } catch (RuntimeException e) {
+                    log.warn("cannot delete the previews of job {}: {}", r.id(), e.getMessage());
+                }
                 answerEnded(local, r);
             }
             delivered.remove(local.publicId());
-            try {
-                store.clearPreviews(r.id());
-            } catch (RuntimeException e) {
-                log.warn("cannot delete the previews of job {}: {}", r.id(), e.getMessage());
-            }
         } else {
             answerEnded(local, r);
         }
