@@ -25,7 +25,11 @@ import org.slf4j.LoggerFactory;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.time.Clock;
+import java.util.HashSet;
+import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executor;
 import java.util.concurrent.Executors;
 
@@ -33,7 +37,8 @@ import java.util.concurrent.Executors;
  * Jobs as records that any node sharing the database can run: what a record holds to be run elsewhere ({@link
  * #specJson}: the request, and for async jobs how to render its result), the job a claiming node builds from it, how
  * that node ends it (an async job: its result body, webhook and limit lease; another node's synchronous job: its
- * images handed over), and how the accepting node answers its waiting client from the record.
+ * images handed over, and its streamed previews as they are made), and how the accepting node answers its waiting
+ * client from the record, its previews first.
  */
 final class ClaimedJobs implements RecordedJobs {
     private static final Logger log = LoggerFactory.getLogger(ClaimedJobs.class);
@@ -46,6 +51,8 @@ final class ClaimedJobs implements RecordedJobs {
     private final JobRecords records;
     private final ObjectMapper json;
     private final Clock clock;
+    /** This node's waiting jobs run elsewhere that stream: what of their previews went out. */
+    private final Map<String, Delivered> delivered = new ConcurrentHashMap<>();
     /** Ends jobs off the device thread (encoding, database, webhooks). */
     private final Executor finisher = Executors.newVirtualThreadPerTaskExecutor();
 
@@ -77,6 +84,7 @@ final class ClaimedJobs implements RecordedJobs {
         o.put("n", s.n());
         if (s.strength() != null) o.put("strength", s.strength());
         o.put("has_input", s.initImage().isPresent());
+        if (s.partialImages() > 0) o.put("partial_images", s.partialImages());
         if (s.user() != null) o.put("user", s.user());
         ObjectNode out = o.putObject("output");
         out.put("format", prep.params().outputFormat().id());
@@ -115,10 +123,15 @@ final class ClaimedJobs implements RecordedJobs {
                 o.has("guidance_scale") ? (float) o.path("guidance_scale").asDouble() : null, text(o, "sampler"),
                 o.path("seed").asLong(), o.path("n").asInt(), inputs.map(JobBlobs.Inputs::image),
                 o.has("strength") ? (float) o.path("strength").asDouble() : null,
-                inputs.flatMap(JobBlobs.Inputs::mask), 0, text(o, "user"));
-        Job job = new Job(r.id(), key, model, spec, JobListener.NONE, r.createdAt(), r.deadline());
+                inputs.flatMap(JobBlobs.Inputs::mask), r.async() ? 0 : o.path("partial_images").asInt(0), text(o, "user"));
         JsonNode out = o.path("output");
+        // another node's client streams: its previews go to it through the database, before the end
+        PreviewPublisher previews = spec.partialImages() > 0
+                ? new PreviewPublisher(store, format(out), out.path("compression").asInt(100), finisher) : null;
+        Job job = new Job(r.id(), key, model, spec, previews != null ? previews : JobListener.NONE, r.createdAt(), r.deadline());
+        if (previews != null) previews.of(job);
         job.result().handleAsync((result, failure) -> {
+            if (previews != null) previews.published().join();
             end(r, job, out, result, failure);
             return null;
         }, finisher);
@@ -142,7 +155,7 @@ final class ClaimedJobs implements RecordedJobs {
             }
             String body = null;
             if (result != null) {
-                ImageFormat format = ImageFormat.parse(out.path("format").asText("png")).orElse(ImageFormat.PNG);
+                ImageFormat format = format(out);
                 String base = out.hasNonNull("url_base") ? out.path("url_base").asText() : null;
                 body = json.writeValueAsString(bodies.body(result, format, out.path("compression").asInt(100), base,
                         job.spec(), job.model().id()));
@@ -151,6 +164,10 @@ final class ClaimedJobs implements RecordedJobs {
         } catch (IOException | RuntimeException e) {
             log.error("could not record the end of job {}", r.id(), e);
         }
+    }
+
+    private static ImageFormat format(JsonNode out) {
+        return ImageFormat.parse(out.path("format").asText("png")).orElse(ImageFormat.PNG);
     }
 
     private void endAsync(JobRecord r, boolean ended) {
@@ -181,8 +198,59 @@ final class ClaimedJobs implements RecordedJobs {
         if (r.async()) endAsync(r, ended);
     }
 
+    /** What of a waiting job's remote previews has gone to its client. */
+    private static final class Delivered {
+        String lastKind = "pv";
+        final Set<String> sent = new HashSet<>();
+        boolean answered;
+    }
+
+    @Override
+    public void previews(Job local) {
+        if (local.spec().partialImages() == 0 || local.result().isDone()) return;
+        Delivered d = delivered.computeIfAbsent(local.publicId(), id -> new Delivered());
+        synchronized (d) {
+            if (!d.answered) deliver(local, d);
+        }
+    }
+
+    /** Hands the job the previews stored since the last ones it got; once each (a claim run again repeats none). */
+    private void deliver(Job local, Delivered d) {
+        try {
+            for (JobStore.DataRow row : store.previewsAfter(local.publicId(), d.lastKind)) {
+                d.lastKind = row.kind();
+                JobBlobs.Preview p = JobBlobs.readPreview(row.data());
+                if (d.sent.add(p.imageIndex() + "/" + p.partialIndex())) {
+                    local.listener().onEncodedPartialImage(p.imageIndex(), p.partialIndex(), p.encoded());
+                }
+            }
+        } catch (RuntimeException e) {
+            log.warn("cannot read the previews of job {}: {}", local.publicId(), e.getMessage());
+        }
+    }
+
     @Override
     public void answer(Job local, JobRecord r) {
+        if (local.spec().partialImages() > 0) {
+            // the previews were stored before the end was: all of them go out before the final images
+            Delivered d = delivered.computeIfAbsent(local.publicId(), id -> new Delivered());
+            synchronized (d) {
+                deliver(local, d);
+                d.answered = true;
+                try {
+                    store.clearPreviews(r.id());
+                } catch (RuntimeException e) {
+                    log.warn("cannot delete the previews of job {}: {}", r.id(), e.getMessage());
+                }
+                answerEnded(local, r);
+            }
+            delivered.remove(local.publicId());
+        } else {
+            answerEnded(local, r);
+        }
+    }
+
+    private void answerEnded(Job local, JobRecord r) {
         try {
             if (r.state() == State.SUCCEEDED) {
                 JsonNode meta = json.readTree(r.resultJson());

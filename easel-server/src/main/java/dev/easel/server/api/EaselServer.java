@@ -30,7 +30,7 @@ import dev.easel.server.jobs.UsageRecorder;
 import dev.easel.server.metrics.ServerMetrics;
 import dev.easel.server.storage.ApiKeyStore;
 import dev.easel.server.storage.Database;
-import dev.easel.server.storage.ImageFileStore;
+import dev.easel.server.storage.UrlImageStore;
 import dev.easel.server.storage.UsageStore;
 import io.javalin.Javalin;
 import io.javalin.compression.CompressionStrategy;
@@ -99,7 +99,8 @@ public final class EaselServer implements AutoCloseable {
         this.initialAdminSecret = keys.list().isEmpty()
                 ? Optional.of(keys.create("admin", Tier.PREMIUM, true).secret())
                 : Optional.empty();
-        ImageFileStore files = new ImageFileStore(config.dataDir(), Duration.ofSeconds(config.images().urlTtlSeconds()), clock);
+        // url images live in the database: any node sharing it serves any link
+        UrlImageStore files = new UrlImageStore(db, Duration.ofSeconds(config.images().urlTtlSeconds()), clock);
         ModelCatalog catalog = new ModelCatalog(config, clock);
         if (config.hub().pullMissing()) {
             ModelPuller puller = new ModelPuller(HubClient.fromEnvironment(config.hub().endpoint(), System.getenv()),
@@ -218,7 +219,7 @@ public final class EaselServer implements AutoCloseable {
             c.routes.get("/", playground::index);
             c.routes.get("/playground/{file}", playground::file);
             c.routes.get("/files/images/{name}", ctx -> {
-                ImageFileStore.Found found = files.find(ctx.pathParam("name")).orElseThrow(() ->
+                UrlImageStore.Found found = files.find(ctx.pathParam("name")).orElseThrow(() ->
                         ApiException.notFound(null, "not_found", "This image does not exist or its link has expired."));
                 ctx.header("Cache-Control", "private, max-age=" + Math.max(0,
                         Duration.between(clock.instant(), found.expiresAt()).toSeconds()));
@@ -268,7 +269,13 @@ public final class EaselServer implements AutoCloseable {
         });
 
         this.housekeeping = Executors.newSingleThreadScheduledExecutor(Thread.ofPlatform().daemon().name("easel-housekeeping").factory());
-        housekeeping.scheduleAtFixedRate(files::sweep, 1, 60, TimeUnit.SECONDS);
+        housekeeping.scheduleAtFixedRate(() -> {
+            try {
+                files.sweep();
+            } catch (RuntimeException e) {
+                log.warn("cannot delete expired url images: {}", e.getMessage());
+            }
+        }, 1, 60, TimeUnit.SECONDS);
         housekeeping.scheduleAtFixedRate(() -> {
             try {
                 jobStore.expireResults(clock.instant().minus(resultTtl));

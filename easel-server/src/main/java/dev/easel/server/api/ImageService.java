@@ -18,7 +18,7 @@ import dev.easel.server.jobs.JobResult;
 import dev.easel.server.jobs.JobScheduler;
 import dev.easel.server.jobs.JobSpec;
 import dev.easel.server.metrics.ServerMetrics;
-import dev.easel.server.storage.ImageFileStore;
+import dev.easel.server.storage.UrlImageStore;
 import dev.easel.server.storage.JobStore;
 import io.javalin.http.Context;
 import jakarta.servlet.http.HttpServletResponse;
@@ -54,7 +54,7 @@ final class ImageService {
     private final ModelCatalog catalog;
     private final TierLimiter limiter;
     private final JobScheduler scheduler;
-    private final ImageFileStore files;
+    private final UrlImageStore files;
     private final ServerMetrics metrics;
     private final ObjectMapper json;
     private final Clock clock;
@@ -68,7 +68,7 @@ final class ImageService {
     private final Executor finisher = Executors.newVirtualThreadPerTaskExecutor();
 
     ImageService(ServerConfig config, ModelCatalog catalog, TierLimiter limiter, JobScheduler scheduler,
-                 ImageFileStore files, ServerMetrics metrics, ObjectMapper json, Clock clock, ClientWatch clients,
+                 UrlImageStore files, ServerMetrics metrics, ObjectMapper json, Clock clock, ClientWatch clients,
                  JobRecords records, ResultBodies bodies, String node, boolean shared) {
         this.records = records;
         this.bodies = bodies;
@@ -177,7 +177,12 @@ final class ImageService {
         JobListener listener = p.stream() ? new JobListener() {
             @Override
             public void onPartialImage(int imageIndex, int partialIndex, RgbImage preview) {
-                events.add(new Partial(imageIndex, partialIndex, preview));
+                events.add(new Partial(imageIndex, partialIndex, preview, null));
+            }
+
+            @Override
+            public void onEncodedPartialImage(int imageIndex, int partialIndex, byte[] encoded) {
+                events.add(new Partial(imageIndex, partialIndex, null, encoded)); // made by the node that ran it
             }
         } : JobListener.NONE;
         Job job = newJob(prep, listener);
@@ -318,7 +323,11 @@ final class ImageService {
         return ctx.scheme() + "://" + ctx.host();
     }
 
-    private record Partial(int imageIndex, int partialIndex, RgbImage image) {
+    /** A preview: made here ({@code image}, encoded when sent) or by another node ({@code encoded} as sent). */
+    private record Partial(int imageIndex, int partialIndex, RgbImage image, byte[] encoded) {
+        byte[] bytes(ImageParams p) {
+            return encoded != null ? encoded : ImageEncoder.encode(image, p.outputFormat(), p.outputCompression());
+        }
     }
 
     /** Server-sent events as OpenAI sends them and the SDKs parse them. */
@@ -347,8 +356,7 @@ final class ImageService {
                     case Partial partial -> {
                         ObjectNode e = json.createObjectNode();
                         e.put("type", prefix + "partial_image");
-                        e.put("b64_json", Base64.getEncoder().encodeToString(
-                                ImageEncoder.encode(partial.image(), p.outputFormat(), p.outputCompression())));
+                        e.put("b64_json", Base64.getEncoder().encodeToString(partial.bytes(p)));
                         e.put("created_at", clock.instant().getEpochSecond());
                         e.put("size", sizeEnum);
                         e.put("quality", "auto");

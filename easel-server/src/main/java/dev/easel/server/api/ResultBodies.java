@@ -8,7 +8,7 @@ import dev.easel.server.image.ImageEncoder;
 import dev.easel.server.image.ImageFormat;
 import dev.easel.server.jobs.JobResult;
 import dev.easel.server.jobs.JobSpec;
-import dev.easel.server.storage.ImageFileStore;
+import dev.easel.server.storage.UrlImageStore;
 
 import java.time.Clock;
 import java.util.Base64;
@@ -20,10 +20,10 @@ final class ResultBodies {
     static final Set<String> OPENAI_SIZES = Set.of("1024x1024", "1024x1536", "1536x1024");
 
     private final ObjectMapper json;
-    private final ImageFileStore files;
+    private final UrlImageStore files;
     private final Clock clock;
 
-    ResultBodies(ObjectMapper json, ImageFileStore files, Clock clock) {
+    ResultBodies(ObjectMapper json, UrlImageStore files, Clock clock) {
         this.json = json;
         this.files = files;
         this.clock = clock;
@@ -38,7 +38,7 @@ final class ResultBodies {
             byte[] encoded = ImageEncoder.encode(image, format, compression);
             ObjectNode item = data.addObject();
             if (urlBase != null) {
-                ImageFileStore.Stored stored = files.store(encoded, format.id());
+                UrlImageStore.Stored stored = files.store(encoded, format.id());
                 item.put("url", urlBase + "/files/images/" + stored.name());
                 item.put("expires_at", stored.expiresAt().getEpochSecond());
             } else {

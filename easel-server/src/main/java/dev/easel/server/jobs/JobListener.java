@@ -11,6 +11,13 @@ public interface JobListener {
     default void onPartialImage(int imageIndex, int partialIndex, RgbImage preview) {
     }
 
+    /**
+     * A preview another node made for this node's waiting job, already encoded in the job's output format (the bytes
+     * the client gets, as a local preview would be encoded); called in stream order.
+     */
+    default void onEncodedPartialImage(int imageIndex, int partialIndex, byte[] encoded) {
+    }
+
     /** The job left the queue and its model is about to run. */
     default void onStarted() {
     }

@@ -19,8 +19,12 @@ public interface RecordedJobs {
     /** Ends a claimed record that cannot run here. */
     void cannotRun(JobRecord record, RuntimeException why);
 
-    /** Answers {@code local}, this node's waiting job, from its record that another node ended. */
+    /** Answers {@code local}, this node's waiting job, from its record that another node ended (after its last previews). */
     void answer(Job local, JobRecord ended);
+
+    /** Hands {@code local}, this node's waiting job, the previews another node published for it since the last call. */
+    default void previews(Job local) {
+    }
 
     /** Fails the synchronous jobs whose node died while running them for its own client. */
     void failOrphans();

@@ -29,8 +29,9 @@ import java.util.function.Predicate;
  * died (its lease ran out) is claimed again by another; only the latest claim may end it.
  *
  * <p>This node's synchronous clients wait here ({@link #add}): when this node claims such a job it runs the waiting
- * {@link Job} itself (previews stream as usual); when another node ran it, the job is answered from its record
- * once it ended, learned from {@link #onEvent} (LISTEN/NOTIFY) or, at the latest, from the periodic check.
+ * {@link Job} itself (previews stream as usual); when another node runs it, its previews reach the waiting job as
+ * that node publishes them, and the job is answered from its record once it ended, both learned from {@link #onEvent}
+ * (LISTEN/NOTIFY) or, at the latest, from the periodic check.
  */
 public final class SharedQueue implements JobSource {
     private static final Logger log = LoggerFactory.getLogger(SharedQueue.class);
@@ -67,10 +68,16 @@ public final class SharedQueue implements JobSource {
         ticker.scheduleWithFixedDelay(this::tick, every, every, TimeUnit.MILLISECONDS);
     }
 
-    /** A job change another node made (or this one): a new job wakes the device, an ended one its waiting client. */
+    /**
+     * A job change another node made (or this one): a new job wakes the device, a preview or an end goes to the
+     * waiting client.
+     */
     public void onEvent(String state, String id) {
         if (state.equals("queued")) {
             signal();
+        } else if (state.equals("preview")) {
+            Job local = waiting.get(id);
+            if (local != null) recorded.previews(local);
         } else if (!state.equals("running")) {
             Job local = waiting.get(id);
             if (local != null) store.find(id).ifPresent(r -> answer(local, r));
@@ -210,7 +217,9 @@ public final class SharedQueue implements JobSource {
             if (!waiting.isEmpty()) {
                 for (ClaimState s : store.claimStates(List.copyOf(waiting.keySet()))) {
                     Job local = waiting.get(s.id());
-                    if (local != null && s.state().ended()) store.find(s.id()).ifPresent(r -> answer(local, r));
+                    if (local == null) continue;
+                    if (s.state().ended()) store.find(s.id()).ifPresent(r -> answer(local, r));
+                    else if (s.state() == JobStore.State.RUNNING) recorded.previews(local); // a missed notification
                 }
             }
             recorded.failOrphans();

@@ -19,8 +19,8 @@ import java.util.zip.InflaterInputStream;
 
 /**
  * The binary data of a job that travels between nodes through {@code job_data}: an edit's input image and mask as
- * their exact floats (so every node runs the same edit), and a finished job's images as PNG (lossless for the 8-bit
- * images every output format is made from).
+ * their exact floats (so every node runs the same edit), a finished job's images as PNG (lossless for the 8-bit
+ * images every output format is made from), and a streamed preview as the bytes its client receives.
  */
 public final class JobBlobs {
     private JobBlobs() {
@@ -77,6 +77,29 @@ public final class JobBlobs {
             return images;
         } catch (IOException e) {
             throw new UncheckedIOException("corrupt job images", e);
+        }
+    }
+
+    /** A streamed preview as its node encoded it (the job's output format), with its place in the stream. */
+    public record Preview(int imageIndex, int partialIndex, byte[] encoded) {
+    }
+
+    public static byte[] preview(Preview p) {
+        return write(out -> {
+            out.writeInt(p.imageIndex());
+            out.writeInt(p.partialIndex());
+            out.writeInt(p.encoded().length);
+            out.write(p.encoded());
+        });
+    }
+
+    public static Preview readPreview(byte[] data) {
+        try (DataInputStream in = open(data)) {
+            int image = in.readInt();
+            int partial = in.readInt();
+            return new Preview(image, partial, in.readNBytes(in.readInt()));
+        } catch (IOException e) {
+            throw new UncheckedIOException("corrupt job preview", e);
         }
     }
 

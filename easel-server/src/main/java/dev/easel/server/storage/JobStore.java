@@ -410,6 +410,56 @@ public final class JobStore {
         });
     }
 
+    // ---- streamed previews of a synchronous job that one node runs for another node's client ----
+
+    /** A row of job_data: its kind and bytes. */
+    public record DataRow(String kind, byte[] data) {
+    }
+
+    /** The kind of a job's preview rows: claim attempt then sequence, zero-padded digits so they sort in order. */
+    public static String previewKind(int attempt, int sequence) {
+        return String.format(java.util.Locale.ROOT, "pv%03d%06d", attempt, sequence);
+    }
+
+    /**
+     * Stores one preview of a job ({@link #previewKind}) and, on PostgreSQL, announces it ({@code preview <id>} on
+     * the jobs channel, sent on commit: the preview is readable when the accepting node hears of it).
+     */
+    public void publishPreview(String id, String kind, byte[] data) {
+        db.transaction(c -> {
+            putData(c, id, kind, data);
+            if (db.dialect() == Database.Dialect.POSTGRESQL) {
+                try (PreparedStatement ps = c.prepareStatement("SELECT pg_notify(?, ?)")) {
+                    ps.setString(1, JobEvents.CHANNEL);
+                    ps.setString(2, "preview " + id);
+                    ps.executeQuery().close();
+                }
+            }
+            return null;
+        });
+    }
+
+    /** A job's previews stored after {@code afterKind} (start with "pv"), in the order they were made. */
+    public List<DataRow> previewsAfter(String id, String afterKind) {
+        return db.with(c -> {
+            try (PreparedStatement ps = c.prepareStatement("SELECT kind, data FROM job_data WHERE job_id = ?"
+                    + " AND kind LIKE 'pv%' AND kind > ? ORDER BY kind")) {
+                ps.setString(1, id);
+                ps.setString(2, afterKind);
+                try (ResultSet rs = ps.executeQuery()) {
+                    List<DataRow> rows = new ArrayList<>();
+                    while (rs.next()) rows.add(new DataRow(rs.getString(1), rs.getBytes(2)));
+                    return rows;
+                }
+            }
+        });
+    }
+
+    /** The job's previews went out to its client (or it ended without one): they are deleted. */
+    public int clearPreviews(String id) {
+        return update("DELETE FROM job_data WHERE job_id = ? AND kind LIKE 'pv%'", id);
+    }
+
     /** Stores binary data of a job ({@code kind}: 'input' or 'handoff'). */
     public void saveData(String id, String kind, byte[] data) {
         db.with(c -> {

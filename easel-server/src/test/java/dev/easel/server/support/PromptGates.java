@@ -4,6 +4,7 @@ import dev.easel.diffusion.image.RgbImage;
 import dev.easel.diffusion.pipeline.GenerationRequest;
 import dev.easel.diffusion.pipeline.ImagePipeline;
 import dev.easel.diffusion.pipeline.ProgressListener;
+import dev.easel.engine.tensor.FloatTensor;
 import dev.easel.server.catalog.PipelineLoader;
 
 import java.util.List;
@@ -24,6 +25,10 @@ public final class PromptGates {
     }
 
     public final List<Call> calls = new CopyOnWriteArrayList<>();
+    /** When each preview was made ({@link System#nanoTime}), on whichever node, in order. */
+    public final List<Long> previewNanos = new CopyOnWriteArrayList<>();
+    /** How long each denoising step of every node's fake takes. */
+    public volatile long stepMillis;
     private final Map<String, GatedPipeline.Gate> gates = new ConcurrentHashMap<>();
 
     /** Holds the call that runs {@code prompt} after its first step until the gate opens. */
@@ -63,11 +68,18 @@ public final class PromptGates {
         @Override
         public List<List<RgbImage>> generateBatch(List<GenerationRequest> requests, ProgressListener progress) {
             calls.add(new Call(node, List.copyOf(requests)));
+            fake.stepMillis = stepMillis;
             GatedPipeline.Gate gate = requests.stream().map(r -> gates.get(r.prompt())).filter(g -> g != null).findFirst().orElse(null);
             return fake.generateBatch(requests, (step, total, latents) -> {
                 if (gate != null && step == 1) gate.pass();
                 progress.onStep(step, total, latents);
             });
+        }
+
+        @Override
+        public RgbImage preview(FloatTensor latents, int index) {
+            previewNanos.add(System.nanoTime());
+            return fake.preview(latents, index);
         }
     }
 }
