@@ -22,6 +22,7 @@ public interface RecordedJobs {
     /** Answers {@code local}, this node's waiting job, from its record that another node ended. */
     void answer(Job local, JobRecord ended);
 
-    /** Fails the synchronous jobs whose node died while running them for its own client. */
+    /** Fails the synchronous jobs whose node died while running them for its own client, and cancels those whose
+     * accepting node died (heartbeat expired) before another node ran them: nobody waits for them. */
     void failOrphans();
 }
