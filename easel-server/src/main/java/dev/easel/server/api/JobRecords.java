@@ -73,9 +73,10 @@ final class JobRecords {
      */
     boolean acceptedShared(Job job, PreparedJob prep, boolean async, String webhookUrl, String node, String urlBase,
                            String limitLease, int capacity) {
-        return store.insertIfRoom(new JobStore.NewJob(job.publicId(), job.key().id(), async, prep.spec().endpoint(), prep.model().id(),
+        JobStore.NewJob j = new JobStore.NewJob(job.publicId(), job.key().id(), async, prep.spec().endpoint(), prep.model().id(),
                 prep.paramsJson(json).toString(), job.key().tier().ordinal(), job.submittedAt(), job.deadline(), webhookUrl,
-                ClaimedJobs.specJson(json, prep, urlBase).toString(), node, limitLease), ClaimedJobs.inputs(prep), capacity);
+                ClaimedJobs.specJson(json, prep, urlBase).toString(), node, limitLease);
+        return store.insertIfRoom(j, ClaimedJobs.inputs(prep), capacity);
     }
 
     void track(Job job, CompletableFuture<?> recorded) {
