@@ -294,5 +294,10 @@ final class ClaimedJobs implements RecordedJobs {
     public void failOrphans() {
         ApiException api = ApiException.internal("The node running this request stopped before it finished.");
         store.failOrphans(clock.instant(), Errors.body(json, api).toString(), api.status());
+        // a synchronous job whose accepting node died is not run (or stops): its client's connection died with that node
+        ApiException gone = new ApiException(499, "invalid_request_error", "cancelled", null, "The request was cancelled:"
+                + " the node that accepted it stopped before answering, so nobody waits for its result.", null, false);
+        int cancelled = store.cancelAcceptorGone(clock.instant(), Errors.body(json, gone).toString(), gone.status());
+        if (cancelled > 0) log.info("cancelled {} synchronous job(s) whose accepting node is gone", cancelled);
     }
 }

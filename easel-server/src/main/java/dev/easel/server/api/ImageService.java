@@ -188,7 +188,7 @@ final class ImageService {
         Job job = newJob(prep, listener);
         job.result().whenComplete((r, e) -> reservation.release(r == null ? 0 : r.images().size()));
         try {
-            if (shared) records.acceptedShared(job, prep, false, null, node, null, null);
+            if (shared) acceptShared(job, prep, false, null, null, null);
             else records.accepted(job, prep, false, null);
         } catch (RuntimeException e) {
             reservation.release(0);
@@ -245,12 +245,24 @@ final class ImageService {
         TierLimiter.Reservation reservation = reserve(prep);
         Job job = newJob(prep, JobListener.NONE);
         try {
-            records.acceptedShared(job, prep, true, webhookUrl, node, base, reservation.leaseId());
+            acceptShared(job, prep, true, webhookUrl, base, reservation.leaseId());
         } catch (RuntimeException e) {
             reservation.release(0);
             throw e;
         }
         return records.find(job.publicId()).orElseThrow();
+    }
+
+    /**
+     * Records a job in the queue every node shares, if it has room: {@code queue.capacity} bounds the queued jobs of
+     * all nodes, synchronous and async alike, and a full queue answers as a full device does (503 server_busy).
+     */
+    private void acceptShared(Job job, PreparedJob prep, boolean async, String webhookUrl, String base, String lease) {
+        if (!records.acceptedShared(job, prep, async, webhookUrl, node, base, lease, config.queue().capacity())) {
+            JobFailure.QueueFull full = new JobFailure.QueueFull(scheduler.devices().getFirst().retryAfterSeconds());
+            metrics.rejected(Errors.toApi(full).code());
+            throw full;
+        }
     }
 
     private TierLimiter.Reservation reserve(PreparedJob prep) {

@@ -68,13 +68,15 @@ final class JobRecords {
 
     /**
      * Records a job that any node sharing the database may run: with its spec and an edit's inputs, the node that
-     * accepted it, and (async) the limit lease that whoever ends it releases.
+     * accepted it, and (async) the limit lease that whoever ends it releases. False, and nothing recorded, when
+     * {@code capacity} jobs of all nodes are queued already (the shared queue is full).
      */
-    void acceptedShared(Job job, PreparedJob prep, boolean async, String webhookUrl, String node, String urlBase,
-                        String limitLease) {
-        store.insert(new JobStore.NewJob(job.publicId(), job.key().id(), async, prep.spec().endpoint(), prep.model().id(),
+    boolean acceptedShared(Job job, PreparedJob prep, boolean async, String webhookUrl, String node, String urlBase,
+                           String limitLease, int capacity) {
+        JobStore.NewJob j = new JobStore.NewJob(job.publicId(), job.key().id(), async, prep.spec().endpoint(), prep.model().id(),
                 prep.paramsJson(json).toString(), job.key().tier().ordinal(), job.submittedAt(), job.deadline(), webhookUrl,
-                ClaimedJobs.specJson(json, prep, urlBase).toString(), node, limitLease), ClaimedJobs.inputs(prep));
+                ClaimedJobs.specJson(json, prep, urlBase).toString(), node, limitLease);
+        return store.insertIfRoom(j, ClaimedJobs.inputs(prep), capacity);
     }
 
     void track(Job job, CompletableFuture<?> recorded) {

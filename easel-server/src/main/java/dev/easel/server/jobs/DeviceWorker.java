@@ -100,7 +100,7 @@ public final class DeviceWorker implements AutoCloseable {
         lock.lock();
         try {
             if (!accepting) throw new JobFailure.ShuttingDown();
-            if (source.size() >= capacity) throw new JobFailure.QueueFull(retryAfterSeconds());
+            if (source.full(capacity)) throw new JobFailure.QueueFull(retryAfterSeconds());
             job.assignTo(this);
             source.add(job);
             observer.queueLength(device, source.size());

@@ -33,6 +33,11 @@ public interface JobSource {
     /** Jobs this node accepted that wait (or run on another node) and have not been answered. */
     int size();
 
+    /** Whether a new job would exceed {@code capacity} waiting jobs (checked before {@link #add}). */
+    default boolean full(int capacity) {
+        return size() >= capacity;
+    }
+
     /** Before each denoising step of {@code running}: marks the ones to stop (cancelled elsewhere). */
     default void checkRunning(List<Job> running) {
     }

@@ -26,6 +26,7 @@ public interface RecordedJobs {
     default void previews(Job local) {
     }
 
-    /** Fails the synchronous jobs whose node died while running them for its own client. */
+    /** Fails the synchronous jobs whose node died while running them for its own client, and cancels those whose
+     * accepting node died (heartbeat expired) before another node ran them: nobody waits for them. */
     void failOrphans();
 }

@@ -63,6 +63,8 @@ public final class SharedQueue implements JobSource {
         this.lease = lease;
         this.clock = clock;
         this.recorded = recorded;
+        // before this node accepts anything: its synchronous jobs are run only while its heartbeat lasts
+        store.nodeStarted(node, clock.instant(), clock.instant().plus(lease));
         this.ticker = Executors.newSingleThreadScheduledExecutor(Thread.ofPlatform().daemon().name("easel-claims").factory());
         long every = Math.max(100, Math.min(POLL_MILLIS * 2, lease.toMillis() / 3));
         ticker.scheduleWithFixedDelay(this::tick, every, every, TimeUnit.MILLISECONDS);
@@ -183,6 +185,12 @@ public final class SharedQueue implements JobSource {
         return waiting.size();
     }
 
+    /** Never here: the database bounds the shared queue when a job is recorded ({@link JobStore#insertIfRoom}). */
+    @Override
+    public boolean full(int capacity) {
+        return false;
+    }
+
     @Override
     public void checkRunning(List<Job> running) {
         long now = System.nanoTime();
@@ -194,7 +202,7 @@ public final class SharedQueue implements JobSource {
             for (ClaimState s : store.claimStates(claimed.keySet())) {
                 Job j = claimed.get(s.id());
                 if (s.attempt() != j.attempt() || !node.equals(s.node()) || s.state().ended()) {
-                    j.markCancelled("another node took this job over");
+                    j.markCancelled("its record was ended elsewhere (another node took it over, or its client's node died)");
                 } else if (s.cancelRequested()) {
                     j.markCancelled("cancelled by the client");
                 }
@@ -210,9 +218,13 @@ public final class SharedQueue implements JobSource {
         signal();
     }
 
-    /** Renews this node's running jobs' leases, answers waiting clients whose jobs ended elsewhere, reaps orphans. */
+    /**
+     * Renews this node's heartbeat and its running jobs' leases, answers waiting clients whose jobs ended elsewhere,
+     * reaps orphans (and the synchronous jobs of dead nodes).
+     */
     private void tick() {
         try {
+            store.nodeAlive(node, clock.instant().plus(lease));
             store.renewClaims(node, clock.instant().plus(lease));
             if (!waiting.isEmpty()) {
                 for (ClaimState s : store.claimStates(List.copyOf(waiting.keySet()))) {
@@ -238,6 +250,11 @@ public final class SharedQueue implements JobSource {
         closed = true;
         signal();
         ticker.shutdownNow();
+        try {
+            store.nodeStopped(node, clock.instant());
+        } catch (RuntimeException e) {
+            log.warn("cannot record this node's stop: {}", e.getMessage());
+        }
         List<Job> left = new ArrayList<>(waiting.values());
         waiting.clear();
         return left;

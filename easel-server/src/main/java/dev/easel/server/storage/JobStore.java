@@ -25,7 +25,12 @@ public final class JobStore {
      * whose runner was also its acceptor is not taken again: its client's connection died with that node. */
     private static final String CLAIMABLE = "(state = 'queued' OR (state = 'running' AND lease_expires_at < ?"
             + " AND NOT (mode = 'sync' AND accepted_by = node)))";
+    /** A synchronous job whose accepting node is dead (heartbeat expired before ?) or restarted since: nobody waits. */
+    private static final String ACCEPTOR_GONE = "(mode = 'sync' AND EXISTS (SELECT 1 FROM nodes n WHERE n.name = jobs.accepted_by"
+            + " AND (n.expires_at < ? OR n.started_at > jobs.created_at)))";
     private static final String QUEUE_ORDER = " ORDER BY priority DESC, created_at, id";
+    /** The advisory lock (PostgreSQL) that makes "count the queued jobs, then insert" one step for every node. */
+    private static final long QUEUE_LOCK = 0x65617365_6c717565L; // "easelque"
 
     private final Database db;
     /** Claims lock the rows they look at; other nodes skip them instead of waiting (SQLite has one writer anyway). */
@@ -91,31 +96,58 @@ public final class JobStore {
 
     /** Inserts a job with an edit's {@code inputs} ({@link JobBlobs}), at once: no node can claim it without them. */
     public void insert(NewJob j, byte[] inputs) {
-        long key = ApiKeyStore.parseId(j.keyId()).orElseThrow(() -> new IllegalArgumentException("bad key id " + j.keyId()));
         db.transaction(c -> {
-            try (PreparedStatement ps = c.prepareStatement(
-                    "INSERT INTO jobs (id, key_id, mode, endpoint, model, params, priority, state, created_at, deadline,"
-                            + " webhook_url, webhook_state, spec, accepted_by, limit_lease)"
-                            + " VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?)")) {
-                ps.setString(1, j.id());
-                ps.setLong(2, key);
-                ps.setString(3, j.async() ? "async" : "sync");
-                ps.setString(4, j.endpoint());
-                ps.setString(5, j.model());
-                ps.setString(6, j.paramsJson());
-                ps.setInt(7, j.priority());
-                ps.setLong(8, j.createdAt().toEpochMilli());
-                ps.setLong(9, j.deadline().toEpochMilli());
-                ps.setString(10, j.webhookUrl());
-                ps.setString(11, j.webhookUrl() == null ? null : "pending");
-                ps.setString(12, j.specJson());
-                ps.setString(13, j.acceptedBy());
-                ps.setString(14, j.limitLease());
-                ps.executeUpdate();
-            }
-            if (inputs != null) putData(c, j.id(), "input", inputs);
+            insertRow(c, j, inputs);
             return null;
         });
+    }
+
+    /**
+     * Inserts a job unless {@code capacity} jobs (every node's) are queued already; false then, and nothing written.
+     * Counting and inserting are one step across all nodes, so the bound is exact: on PostgreSQL a transaction-scoped
+     * advisory lock lets one insert through at a time (held only while its transaction lasts); SQLite has one writer.
+     */
+    public boolean insertIfRoom(NewJob j, byte[] inputs, int capacity) {
+        return db.transaction(c -> {
+            if (db.dialect() == Database.Dialect.POSTGRESQL) {
+                try (PreparedStatement ps = c.prepareStatement("SELECT pg_advisory_xact_lock(?)")) {
+                    ps.setLong(1, QUEUE_LOCK);
+                    ps.execute();
+                }
+            }
+            try (PreparedStatement ps = c.prepareStatement("SELECT COUNT(*) FROM jobs WHERE state = 'queued'");
+                 ResultSet rs = ps.executeQuery()) {
+                rs.next();
+                if (rs.getInt(1) >= capacity) return false;
+            }
+            insertRow(c, j, inputs);
+            return true;
+        });
+    }
+
+    private static void insertRow(java.sql.Connection c, NewJob j, byte[] inputs) throws SQLException {
+        long key = ApiKeyStore.parseId(j.keyId()).orElseThrow(() -> new IllegalArgumentException("bad key id " + j.keyId()));
+        try (PreparedStatement ps = c.prepareStatement(
+                "INSERT INTO jobs (id, key_id, mode, endpoint, model, params, priority, state, created_at, deadline,"
+                        + " webhook_url, webhook_state, spec, accepted_by, limit_lease)"
+                        + " VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?)")) {
+            ps.setString(1, j.id());
+            ps.setLong(2, key);
+            ps.setString(3, j.async() ? "async" : "sync");
+            ps.setString(4, j.endpoint());
+            ps.setString(5, j.model());
+            ps.setString(6, j.paramsJson());
+            ps.setInt(7, j.priority());
+            ps.setLong(8, j.createdAt().toEpochMilli());
+            ps.setLong(9, j.deadline().toEpochMilli());
+            ps.setString(10, j.webhookUrl());
+            ps.setString(11, j.webhookUrl() == null ? null : "pending");
+            ps.setString(12, j.specJson());
+            ps.setString(13, j.acceptedBy());
+            ps.setString(14, j.limitLease());
+            ps.executeUpdate();
+        }
+        if (inputs != null) putData(c, j.id(), "input", inputs);
     }
 
     /** A queued job starts running on {@code node}; false if it is no longer queued. */
@@ -236,10 +268,11 @@ public final class JobStore {
     public Optional<JobRecord> claimNext(String node, Instant now, java.time.Duration lease, String acceptedBy) {
         return db.transaction(c -> {
             String id;
-            try (PreparedStatement ps = c.prepareStatement("SELECT id FROM jobs WHERE " + CLAIMABLE
+            try (PreparedStatement ps = c.prepareStatement("SELECT id FROM jobs WHERE " + CLAIMABLE + " AND NOT " + ACCEPTOR_GONE
                     + (acceptedBy != null ? " AND accepted_by = ?" : "") + QUEUE_ORDER + " LIMIT 1" + skipLocked)) {
                 ps.setLong(1, now.toEpochMilli());
-                if (acceptedBy != null) ps.setString(2, acceptedBy);
+                ps.setLong(2, now.toEpochMilli());
+                if (acceptedBy != null) ps.setString(3, acceptedBy);
                 try (ResultSet rs = ps.executeQuery()) {
                     if (!rs.next()) return Optional.<JobRecord>empty();
                     id = rs.getString(1);
@@ -259,9 +292,10 @@ public final class JobStore {
         return db.transaction(c -> {
             List<JobRecord> candidates = new ArrayList<>();
             try (PreparedStatement ps = c.prepareStatement("SELECT " + COLUMNS + " FROM jobs WHERE state = 'queued'"
-                    + " AND endpoint = 'generations' AND model = ?" + QUEUE_ORDER + " LIMIT ?" + skipLocked)) {
+                    + " AND endpoint = 'generations' AND model = ? AND NOT " + ACCEPTOR_GONE + QUEUE_ORDER + " LIMIT ?" + skipLocked)) {
                 ps.setString(1, model);
-                ps.setInt(2, limit);
+                ps.setLong(2, now.toEpochMilli());
+                ps.setInt(3, limit);
                 try (ResultSet rs = ps.executeQuery()) {
                     while (rs.next()) candidates.add(read(rs));
                 }
@@ -458,6 +492,36 @@ public final class JobStore {
     /** The job's previews went out to its client (or it ended without one): they are deleted. */
     public int clearPreviews(String id) {
         return update("DELETE FROM job_data WHERE job_id = ? AND kind LIKE 'pv%'", id);
+    }
+
+    // ---- node heartbeats: who may still answer a synchronous job ----
+
+    /** This node starts (a new incarnation if it ran before under the same name), alive until {@code expires}. */
+    public void nodeStarted(String node, Instant now, Instant expires) {
+        update("INSERT INTO nodes (name, started_at, expires_at) VALUES (?, ?, ?)"
+                        + " ON CONFLICT (name) DO UPDATE SET started_at = excluded.started_at, expires_at = excluded.expires_at",
+                node, now.toEpochMilli(), expires.toEpochMilli());
+    }
+
+    /** This node is alive until {@code expires}. */
+    public void nodeAlive(String node, Instant expires) {
+        update("UPDATE nodes SET expires_at = ? WHERE name = ?", expires.toEpochMilli(), node);
+    }
+
+    /** This node stopped: its heartbeat ends now, so its clients' jobs left behind are cancelled at once. */
+    public void nodeStopped(String node, Instant now) {
+        update("UPDATE nodes SET expires_at = ? WHERE name = ?", now.toEpochMilli() - 1, node);
+    }
+
+    /**
+     * Cancels the synchronous jobs whose accepting node is dead or restarted ({@link #ACCEPTOR_GONE}): still queued, or
+     * running anywhere (its runner sees the job ended at its next step and stops). Nobody waits for their images.
+     * Returns how many.
+     */
+    public int cancelAcceptorGone(Instant now, String errorJson, int httpStatus) {
+        return update("UPDATE jobs SET state = 'cancelled', error = ?, http_status = ?, finished_at = ?"
+                + " WHERE state IN ('queued', 'running') AND " + ACCEPTOR_GONE,
+                errorJson, httpStatus, now.toEpochMilli(), now.toEpochMilli());
     }
 
     /** Stores binary data of a job ({@code kind}: 'input' or 'handoff'). */

@@ -4,15 +4,14 @@ import dev.easel.server.storage.JobStore;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
+import javax.net.ssl.SSLSocketFactory;
 import java.nio.charset.StandardCharsets;
 import java.security.SecureRandom;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.HexFormat;
+import java.util.LinkedHashMap;
+import java.util.Map;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
@@ -20,7 +19,9 @@ import java.util.concurrent.TimeUnit;
 /**
  * Sends a job's end to its webhook: a signed POST (Standard Webhooks headers), retried with exponential backoff
  * on a non-2xx answer or a network error, each attempt recorded on the job. The target is checked against
- * {@link WebhookTargets} before every attempt; redirects are not followed. Neither the secret nor the signature
+ * {@link WebhookTargets} before every attempt, and the attempt connects to exactly the addresses that check resolved
+ * ({@link PinnedPost}: no second DNS lookup that could answer differently); redirects are not followed. Neither the
+ * secret nor the signature
  * is ever logged.
  */
 public final class WebhookSender implements AutoCloseable {
@@ -33,23 +34,25 @@ public final class WebhookSender implements AutoCloseable {
     private final long initialBackoffMillis;
     private final Duration timeout;
     private final Clock clock;
-    private final HttpClient http;
+    private final PinnedPost http;
     private final ScheduledExecutorService timer =
             Executors.newSingleThreadScheduledExecutor(Thread.ofPlatform().daemon().name("easel-webhooks").factory());
 
     public WebhookSender(JobStore jobs, WebhookTargets targets, int maxAttempts, long initialBackoffMillis,
                          Duration timeout, Clock clock) {
+        this(jobs, targets, maxAttempts, initialBackoffMillis, timeout, clock, (SSLSocketFactory) SSLSocketFactory.getDefault());
+    }
+
+    /** @param tls how https targets are reached (the JDK's trust store by default; a test's own) */
+    public WebhookSender(JobStore jobs, WebhookTargets targets, int maxAttempts, long initialBackoffMillis,
+                         Duration timeout, Clock clock, SSLSocketFactory tls) {
         this.jobs = jobs;
         this.targets = targets;
         this.maxAttempts = maxAttempts;
         this.initialBackoffMillis = initialBackoffMillis;
         this.timeout = timeout;
         this.clock = clock;
-        this.http = HttpClient.newBuilder()
-                .connectTimeout(timeout)
-                .followRedirects(HttpClient.Redirect.NEVER)
-                .executor(Executors.newVirtualThreadPerTaskExecutor())
-                .build();
+        this.http = new PinnedPost(tls);
     }
 
     public WebhookTargets targets() {
@@ -70,7 +73,8 @@ public final class WebhookSender implements AutoCloseable {
     private void attempt(Delivery d, int attempt) {
         Integer status = null;
         String error = null;
-        String refused = targets.refusal(d.url());
+        WebhookTargets.Check check = targets.check(d.url());
+        String refused = check.refusal();
         if (refused != null) {
             jobs.webhookAttempt(d.jobId(), "failed", attempt - 1, null, "refused: " + refused, null);
             log.warn("webhook of job {} not sent: {}", d.jobId(), refused);
@@ -78,25 +82,18 @@ public final class WebhookSender implements AutoCloseable {
         }
         try {
             long timestamp = clock.instant().getEpochSecond();
-            HttpRequest request = HttpRequest.newBuilder(URI.create(d.url()))
-                    .timeout(timeout)
-                    .header("Content-Type", "application/json")
-                    .header("User-Agent", "Easel-Webhooks/1")
-                    .header("webhook-id", d.messageId())
-                    .header("webhook-timestamp", String.valueOf(timestamp))
-                    .header("webhook-signature", WebhookSigner.sign(d.secret(), d.messageId(), timestamp, d.body()))
-                    .POST(HttpRequest.BodyPublishers.ofString(d.body(), StandardCharsets.UTF_8))
-                    .build();
-            HttpResponse<Void> response = http.send(request, HttpResponse.BodyHandlers.discarding());
-            status = response.statusCode();
+            Map<String, String> headers = new LinkedHashMap<>();
+            headers.put("Content-Type", "application/json");
+            headers.put("User-Agent", "Easel-Webhooks/1");
+            headers.put("webhook-id", d.messageId());
+            headers.put("webhook-timestamp", String.valueOf(timestamp));
+            headers.put("webhook-signature", WebhookSigner.sign(d.secret(), d.messageId(), timestamp, d.body()));
+            status = http.send(check.target(), headers, d.body().getBytes(StandardCharsets.UTF_8), timeout);
             if (status >= 200 && status < 300) {
                 jobs.webhookAttempt(d.jobId(), "delivered", attempt, status, null, clock.instant());
                 return;
             }
             error = "answered " + status;
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            return;
         } catch (Exception e) {
             error = e.getClass().getSimpleName() + (e.getMessage() == null ? "" : ": " + e.getMessage());
         }

@@ -10,14 +10,37 @@ import java.util.Locale;
 /**
  * Which URLs a webhook may be sent to: http(s) only, and no address on a private, loopback, link-local, CGNAT,
  * multicast or unspecified range (a webhook must not reach into the server's own network) unless the operator
- * lists the range in {@code webhooks.allowed-networks}. Checked when a URL is given and again, on the resolved
- * addresses, before every delivery.
+ * lists the range in {@code webhooks.allowed-networks}. Checked when a URL is given and again before every delivery,
+ * which then connects to exactly the addresses checked ({@link Target}).
  */
 public final class WebhookTargets {
     private final List<Cidr> allowed;
+    private final Resolver resolver;
+
+    /** How a host name becomes addresses: the system's resolver, or a test's. */
+    @FunctionalInterface
+    public interface Resolver {
+        InetAddress[] resolve(String host) throws UnknownHostException;
+    }
+
+    /**
+     * A URL that may be called, with the addresses it was checked on: the delivery connects to one of these, never
+     * resolving the host again (a DNS answer that changed in between cannot reach a refused address).
+     */
+    public record Target(URI uri, List<InetAddress> addresses) {
+    }
+
+    /** A checked URL: its target, or why it is refused. */
+    public record Check(Target target, String refusal) {
+    }
 
     /** @param allowedNetworks comma-separated CIDR ranges ("127.0.0.0/8,::1/128"); empty = none */
     public WebhookTargets(String allowedNetworks) {
+        this(allowedNetworks, InetAddress::getAllByName);
+    }
+
+    public WebhookTargets(String allowedNetworks, Resolver resolver) {
+        this.resolver = resolver;
         this.allowed = new ArrayList<>();
         if (allowedNetworks != null) {
             for (String part : allowedNetworks.split(",")) {
@@ -28,28 +51,44 @@ public final class WebhookTargets {
 
     /** Why the URL is refused, or null when it may be called. Resolves the host name. */
     public String refusal(String url) {
+        return check(url).refusal();
+    }
+
+    /** Checks a URL: resolves its host once and checks every address it resolves to (all must be allowed). */
+    public Check check(String url) {
         URI uri;
         try {
             uri = new URI(url);
         } catch (Exception e) {
-            return "it is not a valid URL";
+            return refused("it is not a valid URL");
         }
         String scheme = uri.getScheme() == null ? "" : uri.getScheme().toLowerCase(Locale.ROOT);
-        if (!scheme.equals("http") && !scheme.equals("https")) return "only http and https URLs are allowed";
-        if (uri.getHost() == null || uri.getHost().isBlank()) return "it has no host";
-        if (uri.getRawUserInfo() != null) return "credentials in the URL are not allowed";
+        if (!scheme.equals("http") && !scheme.equals("https")) return refused("only http and https URLs are allowed");
+        if (uri.getHost() == null || uri.getHost().isBlank()) return refused("it has no host");
+        if (uri.getRawUserInfo() != null) return refused("credentials in the URL are not allowed");
         InetAddress[] addresses;
         try {
-            addresses = InetAddress.getAllByName(uri.getHost());
+            addresses = resolver.resolve(hostName(uri));
         } catch (UnknownHostException e) {
-            return "its host does not resolve";
+            return refused("its host does not resolve");
         }
+        if (addresses == null || addresses.length == 0) return refused("its host does not resolve");
         for (InetAddress a : addresses) {
             if (restricted(a) && allowed.stream().noneMatch(c -> c.contains(a))) {
-                return "its address " + a.getHostAddress() + " is on a private, loopback or link-local network";
+                return refused("its address " + a.getHostAddress() + " is on a private, loopback or link-local network");
             }
         }
-        return null;
+        return new Check(new Target(uri, List.of(addresses)), null);
+    }
+
+    /** The URL's host without an IPv6 literal's brackets. */
+    static String hostName(URI uri) {
+        String h = uri.getHost();
+        return h.startsWith("[") && h.endsWith("]") ? h.substring(1, h.length() - 1) : h;
+    }
+
+    private static Check refused(String why) {
+        return new Check(null, why);
     }
 
     static boolean restricted(InetAddress a) {

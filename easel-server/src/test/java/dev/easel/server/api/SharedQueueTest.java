@@ -296,6 +296,61 @@ class SharedQueueTest {
     }
 
     @Test
+    void theSynchronousJobsOfAKilledAcceptorAreCancelledNotRunWhileItsAsyncJobsRun() throws Exception {
+        String url = TestDatabases.newPostgresUrl();
+        PromptGates gates = new PromptGates();
+        GatedPipeline.Gate busyB = gates.hold("keeps b busy");
+        GatedPipeline.Gate remote = gates.hold("remote orphan");
+        Map<String, String> settings = Map.of("jobs.lease-seconds", "2", "queue.max-batch-images", "1");
+        try (TestServer b = node(url, "node-b", gates, settings)) {
+            Http hb = new Http(b.baseUrl());
+            submit(hb, b.pro, Map.of("prompt", "keeps b busy"));
+            busyB.awaitReached();
+            // node A, a process of its own whose steps take a minute, accepts every job below
+            try (NodeProcess a = NodeProcess.start(url, "node-a", 60_000, "jobs.lease-seconds=2", "queue.max-batch-images=1")) {
+                Http ha = new Http(a.baseUrl());
+                String busyA = submit(ha, b.pro, Map.of("prompt", "keeps a busy"));
+                awaitColumn(url, busyA, "node", "node-a");
+                // two synchronous callers wait on A; an async job too
+                for (String prompt : List.of("remote orphan", "queued orphan")) {
+                    CompletableFuture.runAsync(() -> ha.postJson("/v1/images/generations", b.pro, Map.of("prompt", prompt)));
+                    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+                    while (jobWithPrompt(url, prompt) == null && System.nanoTime() < deadline) Thread.sleep(20);
+                }
+                String remoteId = jobWithPrompt(url, "remote orphan");
+                String queuedId = jobWithPrompt(url, "queued orphan");
+                String asyncId = submit(ha, b.pro, Map.of("prompt", "async survives"));
+                // B frees up and takes the oldest: A's first synchronous job, held at its first step
+                busyB.open();
+                remote.awaitReached();
+                assertThat(column(url, remoteId, "node")).isEqualTo("node-b");
+                assertThat(column(url, queuedId, "state")).isEqualTo("queued");
+
+                a.kill();
+                // A's heartbeat runs out: both of its synchronous jobs are cancelled, the queued one without running
+                awaitColumn(url, queuedId, "state", "cancelled");
+                awaitColumn(url, remoteId, "state", "cancelled");
+                for (String id : List.of(remoteId, queuedId)) {
+                    JsonNode error = Http.JSON.readTree(column(url, id, "error")).path("error");
+                    assertThat(error.path("code").asText()).isEqualTo("cancelled");
+                    assertThat(error.path("message").asText()).contains("the node that accepted it stopped");
+                }
+                assertThat(column(url, asyncId, "state")).as("async jobs are never dropped").isEqualTo("queued");
+
+                // B's running copy stops at its next step; B then runs the async jobs: A's orphaned one and the queued one
+                remote.open();
+                for (String id : List.of(busyA, asyncId)) {
+                    JsonNode done = AsyncJobsTest.awaitEnd(hb, b.pro, id);
+                    assertThat(done.path("status").asText()).as(id).isEqualTo("succeeded");
+                }
+                assertThat(gates.ranOn("queued orphan")).as("never run: nobody waits for it").isNull();
+                assertThat(column(url, remoteId, "state")).as("its runner did not end it again").isEqualTo("cancelled");
+                assertThat(column(url, remoteId, "result_location")).as("no images handed over").isNull();
+            }
+        }
+    }
+
+    @Test
     void aJobRunningOnOneNodeIsCancelledFromAnother() throws Exception {
         String url = TestDatabases.newPostgresUrl();
         PromptGates gates = new PromptGates();

@@ -180,4 +180,58 @@ class JobClaimsTest {
         assertThat(back.mask().orElseThrow().values()).containsExactly(mask.values());
         assertThat(JobBlobs.readInputs(JobBlobs.inputs(image, Optional.empty())).mask()).isEmpty();
     }
+
+    @ParameterizedTest
+    @EnumSource(Kind.class)
+    void theSynchronousJobsOfADeadOrRestartedAcceptorAreNotClaimedButCancelled(Kind kind) {
+        try (Database db = open(kind)) {
+            String key = new ApiKeyStore(db, Clock.systemUTC()).create("k", Tier.FREE, false).key().id();
+            JobStore store = new JobStore(db);
+            store.nodeStarted("node-a", Instant.ofEpochMilli(500), Instant.ofEpochMilli(5_000));
+            store.insert(job("job_sync", key, false, "generations", 0, 1_000));
+            store.insert(job("job_async", key, true, "generations", 0, 2_000));
+            store.insert(job("job_sync_running", key, false, "generations", 0, 3_000));
+            Instant alive = Instant.ofEpochMilli(4_000);
+            assertThat(store.cancelAcceptorGone(alive, "{}", 499)).as("node-a is alive").isZero();
+            // B runs one of A's synchronous jobs while A lives
+            JobRecord running = store.claimMatching("node-b", "m", alive, LEASE, 10, r -> r.id().equals("job_sync_running")).getFirst();
+            store.nodeAlive("node-a", Instant.ofEpochMilli(6_000));
+
+            Instant dead = Instant.ofEpochMilli(7_000); // A's heartbeat ran out at 6 s
+            assertThat(store.claimNext("node-b", dead, LEASE, null).orElseThrow().id())
+                    .as("the dead acceptor's queued synchronous job is skipped").isEqualTo("job_async");
+            assertThat(store.cancelAcceptorGone(dead, "{\"error\":{}}", 499)).isEqualTo(2);
+            assertThat(store.find("job_sync").orElseThrow().state()).isEqualTo(State.CANCELLED);
+            assertThat(store.find("job_sync").orElseThrow().httpStatus()).isEqualTo(499);
+            assertThat(store.find("job_sync_running").orElseThrow().state()).isEqualTo(State.CANCELLED);
+            assertThat(store.finishClaim("job_sync_running", running.attempt(), State.SUCCEEDED, "handoff", "{}", null, 200, dead))
+                    .as("its runner can no longer end it").isFalse();
+            assertThat(store.find("job_async").orElseThrow().state()).as("async: never dropped").isEqualTo(State.RUNNING);
+
+            // A restarts under the same name: its new heartbeat does not revive the jobs of its previous run
+            store.insert(job("job_before_restart", key, false, "generations", 0, 8_000));
+            store.nodeStarted("node-a", Instant.ofEpochMilli(9_000), Instant.ofEpochMilli(40_000));
+            store.insert(job("job_after_restart", key, false, "generations", 0, 10_000));
+            assertThat(store.cancelAcceptorGone(Instant.ofEpochMilli(11_000), "{}", 499)).isEqualTo(1);
+            assertThat(store.find("job_before_restart").orElseThrow().state()).isEqualTo(State.CANCELLED);
+            assertThat(store.find("job_after_restart").orElseThrow().state()).isEqualTo(State.QUEUED);
+            store.nodeStopped("node-a", Instant.ofEpochMilli(12_000));
+            assertThat(store.cancelAcceptorGone(Instant.ofEpochMilli(12_000), "{}", 499)).as("a clean stop ends it at once").isEqualTo(1);
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(Kind.class)
+    void aJobIsRecordedOnlyWhileFewerThanTheCapacityAreQueued(Kind kind) {
+        try (Database db = open(kind)) {
+            String key = new ApiKeyStore(db, Clock.systemUTC()).create("k", Tier.FREE, false).key().id();
+            JobStore store = new JobStore(db);
+            assertThat(store.insertIfRoom(job("job_1", key, true, "generations", 0, 1_000), null, 2)).isTrue();
+            assertThat(store.insertIfRoom(job("job_2", key, false, "generations", 0, 2_000), null, 2)).isTrue();
+            assertThat(store.insertIfRoom(job("job_3", key, true, "generations", 0, 3_000), null, 2)).isFalse();
+            assertThat(store.find("job_3")).isEmpty();
+            store.claimNext("node-b", Instant.ofEpochMilli(4_000), LEASE, null).orElseThrow(); // a running job frees a place
+            assertThat(store.insertIfRoom(job("job_3", key, true, "generations", 0, 3_000), null, 2)).isTrue();
+        }
+    }
 }
