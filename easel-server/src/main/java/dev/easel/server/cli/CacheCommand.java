@@ -13,6 +13,7 @@ import picocli.CommandLine.Model.CommandSpec;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Locale;
 import java.util.concurrent.Callable;
 
 /** {@code easel cache list|clear}: the prepared-model cache of the server (its config) or of the CLI. */
@@ -76,10 +77,10 @@ public final class CacheCommand {
             out.println(cache.dir());
             out.printf("%-32s  %-14s %-16s %9s  %-20s  %s%n", "KEY", "COMPONENT", "GRAPH", "SIZE", "LAST USED", "CREATED");
             for (PreparedModelCache.Entry e : entries) {
-                out.printf("%-32s  %-14s %-16s %9s  %-20s  %s%n", e.key(), e.component(), e.graph(), gb(e.bytes()),
+                out.printf("%-32s  %-14s %-16s %9s  %-20s  %s%n", e.key(), e.component(), e.graph(), size(e.bytes()),
                         e.lastUsed().toString().substring(0, 19).replace('T', ' '), e.created().toString().substring(0, 19).replace('T', ' '));
             }
-            out.printf("%d entries, %s%n", entries.size(), gb(entries.stream().mapToLong(PreparedModelCache.Entry::bytes).sum()));
+            out.printf("%d entries, %s%n", entries.size(), size(entries.stream().mapToLong(PreparedModelCache.Entry::bytes).sum()));
             out.flush();
             return 0;
         }
@@ -99,13 +100,17 @@ public final class CacheCommand {
             PreparedModelCache cache = target.open(spec);
             long freed = cache.clear();
             PrintWriter out = spec.commandLine().getOut();
-            out.printf("cleared %s: %s freed, %d entries left%n", cache.dir(), gb(freed), cache.list().size());
+            out.printf("cleared %s: %s freed, %d entries left%n", cache.dir(), size(freed), cache.list().size());
             out.flush();
             return 0;
         }
     }
 
-    private static String gb(long bytes) {
-        return String.format("%.2f GB", bytes / 1e9);
+    /** Bytes in the largest unit that keeps them above 1: a small entry must not read as "0.00 GB". */
+    static String size(long bytes) {
+        if (bytes < 1_000) return bytes + " B";
+        if (bytes < 1_000_000) return String.format(Locale.ROOT, "%.1f kB", bytes / 1e3);
+        if (bytes < 1_000_000_000) return String.format(Locale.ROOT, "%.1f MB", bytes / 1e6);
+        return String.format(Locale.ROOT, "%.2f GB", bytes / 1e9);
     }
 }

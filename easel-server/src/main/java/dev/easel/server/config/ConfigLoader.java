@@ -64,6 +64,7 @@ public final class ConfigLoader {
         }
         applyEnvironment(tree, env);
         overrides.forEach((path, value) -> set(tree, path, parseScalar(value)));
+        readCacheDirOff(tree);
         ServerConfig config = bind(tree);
         validate(config);
         return config;
@@ -199,6 +200,17 @@ public final class ConfigLoader {
             // fall through: a plain string
         }
         return TextNode.valueOf(value);
+    }
+
+    /**
+     * {@code cache-dir: off} unquoted is a YAML boolean (false), as is {@code --set cache-dir=off}: it means "off",
+     * not a folder named "false". A true is refused: it names no folder.
+     */
+    private static void readCacheDirOff(ObjectNode tree) {
+        JsonNode dir = tree.get("cache-dir");
+        if (dir == null || !dir.isBoolean()) return;
+        if (dir.booleanValue()) throw new ConfigException("cache-dir must be a folder, \"\" (<data-dir>/cache) or off, got true");
+        tree.put("cache-dir", "off");
     }
 
     private ServerConfig bind(ObjectNode tree) {

@@ -135,4 +135,19 @@ class ConfigLoaderTest {
         assertThatThrownBy(() -> loader.load(Optional.of(file), Map.of(), Map.of()))
                 .isInstanceOf(ConfigException.class).hasMessageContaining("bad.yaml");
     }
+
+    /** "off" unquoted is a YAML boolean; from a file, the environment or --set it turns the cache off. */
+    @Test
+    void cacheDirOffTurnsTheCacheOffHoweverItIsWritten() throws IOException {
+        Path file = Files.writeString(dir.resolve("easel.yaml"), "cache-dir: off\n");
+        assertThat(loader.load(Optional.of(file), Map.of(), Map.of()).preparedModelCacheDir()).isEmpty();
+        assertThat(loader.load(Optional.empty(), Map.of("EASEL_CACHE_DIR", "off"), Map.of()).preparedModelCacheDir()).isEmpty();
+        assertThat(loader.load(Optional.empty(), Map.of(), Map.of("cache-dir", "off")).preparedModelCacheDir()).isEmpty();
+        assertThat(loader.load(Optional.empty(), Map.of(), Map.of("cache-dir", "/var/cache/easel")).preparedModelCacheDir())
+                .contains(Path.of("/var/cache/easel"));
+        assertThat(loader.load(Optional.empty(), Map.of(), Map.of("data-dir", "/srv/easel")).preparedModelCacheDir())
+                .contains(Path.of("/srv/easel/cache"));
+        assertThatThrownBy(() -> loader.load(Optional.empty(), Map.of(), Map.of("cache-dir", "true")))
+                .isInstanceOf(ConfigException.class).hasMessageContaining("cache-dir");
+    }
 }
