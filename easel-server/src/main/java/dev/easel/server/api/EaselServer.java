@@ -4,7 +4,6 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.easel.server.auth.ApiKey;
 import dev.easel.server.auth.Authenticator;
-import dev.easel.server.auth.Tier;
 import dev.easel.server.auth.TierLimiter;
 import dev.easel.server.catalog.ModelCache;
 import dev.easel.server.catalog.ModelCatalog;
@@ -96,9 +95,7 @@ public final class EaselServer implements AutoCloseable {
         this.node = nodeName(config);
         this.keys = new ApiKeyStore(db, clock);
         UsageStore usage = new UsageStore(db);
-        this.initialAdminSecret = keys.list().isEmpty()
-                ? Optional.of(keys.create("admin", Tier.PREMIUM, true).secret())
-                : Optional.empty();
+        this.initialAdminSecret = keys.createFirstAdmin().map(ApiKeyStore.Created::secret);
         // url images live in the database: any node sharing it serves any link
         UrlImageStore files = new UrlImageStore(db, Duration.ofSeconds(config.images().urlTtlSeconds()), clock);
         ModelCatalog catalog = new ModelCatalog(config, clock);

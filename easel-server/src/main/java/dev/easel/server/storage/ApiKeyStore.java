@@ -4,6 +4,7 @@ import dev.easel.server.auth.ApiKey;
 import dev.easel.server.auth.ApiKeySecrets;
 import dev.easel.server.auth.Tier;
 
+import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
@@ -13,10 +14,15 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
+import java.util.OptionalLong;
 
 /** Keys in the database. Secrets are returned once, by {@link #create}, and never stored. */
 public final class ApiKeyStore {
     private static final String COLUMNS = "id, name, tier, admin, created_at, revoked_at";
+
+    /** The advisory lock (PostgreSQL) that makes "no key yet, so create the admin key" one step for every node. */
+    private static final long FIRST_KEY_LOCK = 0x65617365_6c6b6579L; // "easelkey"
+    private static final String FIRST_ADMIN_NAME = "admin";
 
     private final Database db;
     private final Clock clock;
@@ -31,27 +37,66 @@ public final class ApiKeyStore {
     }
 
     public Created create(String name, Tier tier, boolean admin) {
-        if (name == null || name.isBlank()) throw new IllegalArgumentException("a key needs a name");
-        if (name.length() > 200) throw new IllegalArgumentException("a key name is at most 200 characters");
+        checkName(name);
         String secret = ApiKeySecrets.newSecret();
         long now = clock.millis();
-        long id = db.with(c -> {
-            try (PreparedStatement ps = c.prepareStatement(
-                    "INSERT INTO api_keys (secret_hash, name, tier, admin, created_at) VALUES (?, ?, ?, ?, ?)",
-                    Statement.RETURN_GENERATED_KEYS)) {
-                ps.setString(1, ApiKeySecrets.hash(secret));
-                ps.setString(2, name.strip());
-                ps.setString(3, tier.id());
-                ps.setInt(4, admin ? 1 : 0);
-                ps.setLong(5, now);
-                ps.executeUpdate();
-                try (ResultSet rs = ps.getGeneratedKeys()) {
-                    rs.next();
-                    return rs.getLong(1);
+        long id = db.with(c -> insert(c, secret, name.strip(), tier, admin, now));
+        return created(id, secret, name.strip(), tier, admin, now);
+    }
+
+    /**
+     * The first admin key, when the store has no key at all; empty otherwise. Checking and creating are one step for
+     * every node sharing the database (a transaction-scoped advisory lock on PostgreSQL; SQLite has one writer), so
+     * nodes starting at once on an empty database make one admin key, not one each.
+     */
+    public Optional<Created> createFirstAdmin() {
+        String secret = ApiKeySecrets.newSecret();
+        long now = clock.millis();
+        return db.transaction(c -> {
+            if (db.dialect() == Database.Dialect.POSTGRESQL) {
+                try (PreparedStatement ps = c.prepareStatement("SELECT pg_advisory_xact_lock(?)")) {
+                    ps.setLong(1, FIRST_KEY_LOCK);
+                    ps.execute();
                 }
             }
+            // one statement: SQLite takes its write lock for the check too (a read-then-write transaction of two
+            // processes would fail to upgrade)
+            OptionalLong id = insertReturningId(c, "INSERT INTO api_keys (secret_hash, name, tier, admin, created_at)"
+                    + " SELECT ?, ?, ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM api_keys)", secret, FIRST_ADMIN_NAME, Tier.PREMIUM, true, now);
+            return id.isPresent() ? Optional.of(created(id.getAsLong(), secret, FIRST_ADMIN_NAME, Tier.PREMIUM, true, now))
+                    : Optional.<Created>empty();
         });
-        return new Created(new ApiKey(publicId(id), name.strip(), tier, admin, Instant.ofEpochMilli(now), Optional.empty()), secret);
+    }
+
+    private static void checkName(String name) {
+        if (name == null || name.isBlank()) throw new IllegalArgumentException("a key needs a name");
+        if (name.length() > 200) throw new IllegalArgumentException("a key name is at most 200 characters");
+    }
+
+    private static long insert(Connection c, String secret, String name, Tier tier, boolean admin, long now) throws SQLException {
+        return insertReturningId(c, "INSERT INTO api_keys (secret_hash, name, tier, admin, created_at) VALUES (?, ?, ?, ?, ?)",
+                secret, name, tier, admin, now).orElseThrow();
+    }
+
+    /** Runs an insert of one key's columns; the new key's id, or empty when the statement inserted nothing. */
+    private static OptionalLong insertReturningId(Connection c, String sql, String secret, String name, Tier tier, boolean admin,
+                                                  long now) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement(sql, Statement.RETURN_GENERATED_KEYS)) {
+            ps.setString(1, ApiKeySecrets.hash(secret));
+            ps.setString(2, name);
+            ps.setString(3, tier.id());
+            ps.setInt(4, admin ? 1 : 0);
+            ps.setLong(5, now);
+            if (ps.executeUpdate() == 0) return OptionalLong.empty();
+            try (ResultSet rs = ps.getGeneratedKeys()) {
+                rs.next();
+                return OptionalLong.of(rs.getLong(1));
+            }
+        }
+    }
+
+    private static Created created(long id, String secret, String name, Tier tier, boolean admin, long now) {
+        return new Created(new ApiKey(publicId(id), name, tier, admin, Instant.ofEpochMilli(now), Optional.empty()), secret);
     }
 
     /** The key with this secret, revoked or not. */
