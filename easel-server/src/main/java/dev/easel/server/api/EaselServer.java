@@ -138,7 +138,7 @@ public final class EaselServer implements AutoCloseable {
         loader.preparedModelCache().ifPresent(metrics::preparedModelCache);
         this.scheduler = new JobScheduler(List.of(device));
         this.jobEvents = shared != null ? new JobEvents(db, shared::onEvent).start() : null;
-        ImageService images = new ImageService(config, catalog, limiter, scheduler, files, metrics, json, clock, clientWatch,
+        ImageService images = new ImageService(config, catalog, limiter, scheduler, metrics, json, clock, clientWatch,
                 records, bodies, node, db.shared());
         RequestReader reader = new RequestReader(json, config.limits().maxBodyBytes(), config.limits().maxInputImages(), tempDir);
         ImageDecoder decoder = new ImageDecoder(config.limits().maxInputSide(), config.limits().maxInputPixels());

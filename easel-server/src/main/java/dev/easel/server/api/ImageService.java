@@ -18,7 +18,6 @@ import dev.easel.server.jobs.JobResult;
 import dev.easel.server.jobs.JobScheduler;
 import dev.easel.server.jobs.JobSpec;
 import dev.easel.server.metrics.ServerMetrics;
-import dev.easel.server.storage.UrlImageStore;
 import dev.easel.server.storage.JobStore;
 import io.javalin.http.Context;
 import jakarta.servlet.http.HttpServletResponse;
@@ -54,7 +53,6 @@ final class ImageService {
     private final ModelCatalog catalog;
     private final TierLimiter limiter;
     private final JobScheduler scheduler;
-    private final UrlImageStore files;
     private final ServerMetrics metrics;
     private final ObjectMapper json;
     private final Clock clock;
@@ -68,7 +66,7 @@ final class ImageService {
     private final Executor finisher = Executors.newVirtualThreadPerTaskExecutor();
 
     ImageService(ServerConfig config, ModelCatalog catalog, TierLimiter limiter, JobScheduler scheduler,
-                 UrlImageStore files, ServerMetrics metrics, ObjectMapper json, Clock clock, ClientWatch clients,
+                 ServerMetrics metrics, ObjectMapper json, Clock clock, ClientWatch clients,
                  JobRecords records, ResultBodies bodies, String node, boolean shared) {
         this.records = records;
         this.bodies = bodies;
@@ -78,7 +76,6 @@ final class ImageService {
         this.catalog = catalog;
         this.limiter = limiter;
         this.scheduler = scheduler;
-        this.files = files;
         this.metrics = metrics;
         this.json = json;
         this.clock = clock;
