@@ -123,12 +123,12 @@ public final class FluxTransformer {
         Value txtNormed = modulate(txt, tm[0], tm[1]);
 
         String a = p + ".attn";
-        Value q = g.concat(1, headNormed(blockLinear(txtNormed, a + ".add_q_proj", hidden, hidden, true), a + ".norm_added_q"),
-                headNormed(blockLinear(imgNormed, a + ".to_q", hidden, hidden, true), a + ".norm_q"));
-        Value k = g.concat(1, headNormed(blockLinear(txtNormed, a + ".add_k_proj", hidden, hidden, true), a + ".norm_added_k"),
-                headNormed(blockLinear(imgNormed, a + ".to_k", hidden, hidden, true), a + ".norm_k"));
-        Value v = g.concat(1, blockLinear(txtNormed, a + ".add_v_proj", hidden, hidden, true),
-                blockLinear(imgNormed, a + ".to_v", hidden, hidden, true));
+        // q, k, v of each stream as one product over their stacked weights (BFL's qkv, as stored)
+        Value[] txtQkv = stacked(txtNormed, List.of(a + ".add_q_proj", a + ".add_k_proj", a + ".add_v_proj"), hidden, hidden, hidden);
+        Value[] imgQkv = stacked(imgNormed, List.of(a + ".to_q", a + ".to_k", a + ".to_v"), hidden, hidden, hidden);
+        Value q = g.concat(1, headNormed(txtQkv[0], a + ".norm_added_q"), headNormed(imgQkv[0], a + ".norm_q"));
+        Value k = g.concat(1, headNormed(txtQkv[1], a + ".norm_added_k"), headNormed(imgQkv[1], a + ".norm_k"));
+        Value v = g.concat(1, txtQkv[2], imgQkv[2]);
         Value attended = attention(q, k, v);
         Value imgAttn = blockLinear(tokensFrom(attended, textTokens), a + ".to_out.0", hidden, hidden, true);
         Value txtAttn = blockLinear(tokensBefore(attended, textTokens), a + ".to_add_out", hidden, hidden, true);
@@ -144,11 +144,13 @@ public final class FluxTransformer {
     private Value singleBlock(String p, Value x, Value act) {
         Value[] mod = g.split(blockLinear(act, p + ".norm.linear", hidden, 3 * hidden, true), -1, 3);
         Value normed = modulate(x, mod[0], mod[1]);
-        Value mlp = g.gelu(blockLinear(normed, p + ".proj_mlp", hidden, c.mlpHidden(), true), true);
         String a = p + ".attn";
-        Value q = headNormed(blockLinear(normed, a + ".to_q", hidden, hidden, true), a + ".norm_q");
-        Value k = headNormed(blockLinear(normed, a + ".to_k", hidden, hidden, true), a + ".norm_k");
-        Value v = blockLinear(normed, a + ".to_v", hidden, hidden, true);
+        // q, k, v and the MLP input as one product over their stacked weights (BFL's linear1, as stored)
+        Value[] parts = stacked(normed, List.of(a + ".to_q", a + ".to_k", a + ".to_v", p + ".proj_mlp"), hidden, hidden, hidden, c.mlpHidden());
+        Value mlp = g.gelu(parts[3], true);
+        Value q = headNormed(parts[0], a + ".norm_q");
+        Value k = headNormed(parts[1], a + ".norm_k");
+        Value v = parts[2];
         Value joined = g.concat(-1, attention(q, k, v), mlp);
         return g.add(x, g.mul(mod[2], blockLinear(joined, p + ".proj_out", hidden + c.mlpHidden(), hidden, true)));
     }
@@ -197,6 +199,11 @@ public final class FluxTransformer {
     /** A linear layer of a block: quantized in the int8/int4 weight modes. */
     private Value blockLinear(Value x, String prefix, long in, long out, boolean bias) {
         return linears.linear(g, x, prefix, in, out, bias);
+    }
+
+    /** Linear layers (with biases) of one input, as one product over their stacked weights: quantized in the int8/int4 modes. */
+    private Value[] stacked(Value x, List<String> prefixes, long... outs) {
+        return linears.stackedLinear(g, x, prefixes, hidden, outs, true);
     }
 
     private Value unsqueeze(Value x, long axis) {

@@ -1,0 +1,193 @@
+package dev.easel.diffusion.bench;
+
+import dev.easel.diffusion.model.flux.FluxConfig;
+import dev.easel.diffusion.model.flux.FluxTransformer;
+import dev.easel.engine.bench.FmaPeak;
+import dev.easel.engine.graph.GraphBuilder;
+import dev.easel.engine.graph.Value;
+import dev.easel.engine.quant.BlockFormat;
+import dev.easel.engine.runtime.Linears;
+import dev.easel.engine.runtime.OnnxModel;
+import dev.easel.engine.runtime.ProfiledFlops;
+import dev.easel.engine.runtime.RuntimeOptions;
+import dev.easel.engine.runtime.WeightMode;
+import dev.easel.engine.tensor.FloatTensor;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.TreeMap;
+
+/**
+ * Where a FLUX.1 step's time goes, measured on a full-width but shallow transformer (1 double and 2 single blocks of
+ * the real 3072 width, random weights: about 0.6 B parameters, 0.7 GB in int8), and how fast MatMulNBits runs FLUX's
+ * GEMM shapes next to a fp32 Gemm and this machine's FMA peak. A developer tool (not a test), run by hand:
+ * <pre>
+ *   java -cp ... dev.easel.diffusion.bench.FluxStepProfile step int8 1024 4096   # image tokens: 512x512, 1024x1024
+ *   java -cp ... dev.easel.diffusion.bench.FluxStepProfile gemm                  # M=4096, K=3072, N=3072 and 12288
+ * </pre>
+ */
+public final class FluxStepProfile {
+    private static final int TEXT_TOKENS = 256;
+    private static final int TIMED_STEPS = 2;
+
+    private FluxStepProfile() {
+    }
+
+    public static void main(String[] args) throws Exception {
+        int threads = Runtime.getRuntime().availableProcessors();
+        if (args[0].equals("gemm")) {
+            gemms(threads);
+            return;
+        }
+        WeightMode mode = WeightMode.valueOf(args[1].toUpperCase());
+        FluxConfig c = new FluxConfig(24, FluxConfig.HEAD_DIM, 1, 2, 64, 4096, 768, false, FluxConfig.AXES_DIMS,
+                FluxConfig.THETA, FluxConfig.MLP_RATIO);
+        double peak = FmaPeak.measureGflops(threads, 1.0);
+        System.out.printf("FMA peak: %.1f GFLOP/s (%d threads)%n", peak, threads);
+        for (int i = 2; i < args.length; i++) step(c, mode, Integer.parseInt(args[i]), threads, peak);
+    }
+
+    /** Profiles {@link #TIMED_STEPS} calls (after one untimed) of the shallow transformer on {@code imageTokens}. */
+    private static void step(FluxConfig c, WeightMode mode, int imageTokens, int threads, double peak) throws Exception {
+        Path folder = Files.createTempDirectory("flux-profile");
+        RuntimeOptions options = RuntimeOptions.defaults().withThreads(threads).withWeights(mode).prepackOr(true).withProfiling(folder);
+        GraphBuilder graph = FluxTransformer.graph(c, options.linears());
+        long t0 = System.nanoTime();
+        try (OnnxModel model = OnnxModel.create(graph, random(graph), options)) {
+            System.out.printf("%n%s, %d image + %d text tokens: session %.1f s%n", mode, imageTokens, TEXT_TOKENS, seconds(t0));
+            Map<String, Object> inputs = inputs(c, imageTokens);
+            model.run(inputs);
+            double best = Double.MAX_VALUE;
+            for (int i = 0; i < TIMED_STEPS; i++) {
+                long s = System.nanoTime();
+                model.run(inputs);
+                best = Math.min(best, seconds(s));
+            }
+            double flops = FluxFlops.transformerStep(c, imageTokens, TEXT_TOKENS);
+            System.out.printf("step: %.3f s (best of %d), %.1f GFLOP counted = %.0f GFLOP/s = %.2f x FMA peak%n", best, TIMED_STEPS,
+                    flops / 1e9, flops / best / 1e9, flops / best / 1e9 / peak);
+            report(ProfiledFlops.read(model.endProfiling()));
+        } finally {
+            try (var files = Files.list(folder)) {
+                files.forEach(p -> p.toFile().delete());
+            }
+            Files.deleteIfExists(folder);
+        }
+    }
+
+    /** Time shares by op, then by kind: quantized GEMMs, fp32 GEMMs, attention, norms, elementwise, layout. */
+    private static void report(ProfiledFlops profile) {
+        double total = profile.totalSeconds();
+        Map<String, Double> kinds = new TreeMap<>();
+        System.out.printf("%-28s %6s %9s %7s%n", "op", "runs", "seconds", "share");
+        profile.byOp().entrySet().stream().sorted((a, b) -> Double.compare(b.getValue().seconds(), a.getValue().seconds())).forEach(e -> {
+            ProfiledFlops.OpTotals t = e.getValue();
+            System.out.printf("%-28s %6d %9.3f %6.1f%%%n", e.getKey(), t.runs(), t.seconds(), 100 * t.seconds() / total);
+            kinds.merge(kind(e.getKey()), t.seconds(), Double::sum);
+        });
+        System.out.println("by kind:");
+        kinds.forEach((k, s) -> System.out.printf("  %-22s %9.3f s %6.1f%%%n", k, s, 100 * s / total));
+    }
+
+    private static String kind(String op) {
+        return switch (op) {
+            case "MatMulNBits" -> "quantized GEMM";
+            case "Gemm", "FusedGemm", "FusedMatMul" -> "fp32 GEMM";
+            case "MultiHeadAttention", "Attention", "MatMul", "Softmax" -> "attention";
+            case "LayerNormalization", "SimplifiedLayerNormalization", "SkipLayerNormalization", "ReduceMean", "Sqrt",
+                 "Reciprocal", "RMSNormalization" -> "norms";
+            case "Transpose", "Reshape", "Concat", "Split", "Slice", "Gather", "Unsqueeze", "Squeeze", "Shape", "Identity",
+                 "Expand" -> "layout";
+            default -> "elementwise";
+        };
+    }
+
+    private static Map<String, Object> inputs(FluxConfig c, int imageTokens) {
+        Map<String, Object> in = new LinkedHashMap<>();
+        in.put("hidden_states", gaussian(new long[]{1, imageTokens, c.inChannels()}, 1));
+        in.put("encoder_hidden_states", gaussian(new long[]{1, TEXT_TOKENS, c.contextDim()}, 2));
+        in.put("pooled_projections", gaussian(new long[]{1, c.pooledDim()}, 3));
+        in.put("timestep", new FloatTensor(new long[]{1}, new float[]{0.5f}));
+        // rotary tables of unit-modulus pairs: the timing does not depend on which angles
+        FloatTensor angles = gaussian(new long[]{imageTokens + TEXT_TOKENS, c.headDim()}, 4);
+        float[] cos = new float[angles.data().length];
+        float[] sin = new float[cos.length];
+        for (int i = 0; i < cos.length; i++) {
+            cos[i] = (float) Math.cos(angles.data()[i]);
+            sin[i] = (float) Math.sin(angles.data()[i]);
+        }
+        in.put("rope_cos", new FloatTensor(angles.shape(), cos));
+        in.put("rope_sin", new FloatTensor(angles.shape(), sin));
+        return in;
+    }
+
+    /** MatMulNBits int8 (accuracy level 4) against a fp32 Gemm, x (1, 4096, 3072) times W^T, N = 3072 and 12288. */
+    private static void gemms(int threads) {
+        double peak = FmaPeak.measureGflops(threads, 1.0);
+        System.out.printf("FMA peak: %.1f GFLOP/s (%d threads)%n", peak, threads);
+        long m = 4096, k = 3072;
+        for (long n : new long[]{3072, 12288, 3 * 3072, 3 * 3072 + 12288}) {
+            for (String kind : new String[]{"fp32 Gemm", "int8 MatMulNBits level 4", "int4 MatMulNBits level 4"}) {
+                GraphBuilder g = new GraphBuilder("gemm");
+                Value x = g.floatInput("x", 1, m, k);
+                g.output(switch (kind) {
+                    case "fp32 Gemm" -> g.linear(x, "fc", k, n, true);
+                    case "int8 MatMulNBits level 4" -> g.quantizedLinear(x, "fc", k, n, true, BlockFormat.INT8, 4);
+                    default -> g.quantizedLinear(x, "fc", k, n, true, BlockFormat.INT4, 4);
+                }, "y");
+                RuntimeOptions options = RuntimeOptions.defaults().withThreads(threads).withPrepack(true);
+                try (OnnxModel model = OnnxModel.create(g, random(g), options)) {
+                    Map<String, Object> in = Map.of("x", gaussian(new long[]{1, m, k}, 7));
+                    model.run(in);
+                    double best = Double.MAX_VALUE;
+                    for (int i = 0; i < 3; i++) {
+                        long s = System.nanoTime();
+                        model.run(in);
+                        best = Math.min(best, seconds(s));
+                    }
+                    double gflops = 2.0 * m * k * n / best / 1e9;
+                    System.out.printf("M=%d K=%d N=%-5d %-26s %7.3f s %6.0f GFLOP/s = %.2f x FMA peak%n", m, k, n, kind, best, gflops, gflops / peak);
+                }
+            }
+        }
+    }
+
+    /** Uniform weights of unit-variance outputs (bound sqrt(3 / in)), from a cheap generator seeded by the name. */
+    static OnnxModel.WeightProvider random(GraphBuilder graph) {
+        Map<String, long[]> shapes = graph.weights();
+        return (name, arena) -> {
+            long[] shape = shapes.get(name);
+            long count = FloatTensor.elementCount(shape);
+            MemorySegment out = arena.allocate(count * Float.BYTES, 64);
+            long state = name.hashCode() * 0x9E3779B97F4A7C15L | 1;
+            boolean normScale = shape.length == 1 && name.contains("norm");
+            float bound = shape.length == 2 ? (float) Math.sqrt(3.0 / shape[1]) : 0.02f;
+            for (long i = 0; i < count; i++) {
+                state ^= state << 13;
+                state ^= state >>> 7;
+                state ^= state << 17;
+                float u = (state >>> 40) / (float) (1L << 24) * 2 - 1;
+                out.setAtIndex(ValueLayout.JAVA_FLOAT, i, normScale ? 1 + 0.1f * u : bound * u);
+            }
+            return out.asByteBuffer().order(ByteOrder.nativeOrder());
+        };
+    }
+
+    private static FloatTensor gaussian(long[] shape, long seed) {
+        java.util.Random r = new java.util.Random(seed);
+        float[] v = new float[Math.toIntExact(FloatTensor.elementCount(shape))];
+        for (int i = 0; i < v.length; i++) v[i] = (float) r.nextGaussian();
+        return new FloatTensor(shape, v);
+    }
+
+    private static double seconds(long since) {
+        return (System.nanoTime() - since) / 1e9;
+    }
+}
