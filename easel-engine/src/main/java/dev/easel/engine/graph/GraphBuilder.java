@@ -465,13 +465,12 @@ public final class GraphBuilder {
 
     /**
      * RMS normalization over the last axis with a learned scale (no mean subtraction, no bias):
-     * {@code x * 1/sqrt(mean(x^2) + epsilon) * weight}, in the order torch evaluates it. The weight is named in full
-     * (e.g. FLUX.1's per-head {@code attn.norm_q.weight}).
+     * {@code x / sqrt(mean(x^2) + epsilon) * weight}, as one kernel (ONNX Runtime's SimplifiedLayerNormalization, one
+     * pass over x instead of seven elementwise ops). The weight is named in full (e.g. FLUX.1's per-head
+     * {@code attn.norm_q.weight}).
      */
     public Value rmsNormLastAxis(Value x, String weightName, long channels, float epsilon) {
-        Value meanSquare = op("ReduceMean", List.of(mul(x, x), constantLongs(-1)), "keepdims", 1L);
-        Value inverseRms = op("Reciprocal", List.of(op("Sqrt", List.of(add(meanSquare, scalar(epsilon))))));
-        return mul(mul(x, inverseRms), weight(weightName, channels));
+        return op("SimplifiedLayerNormalization", List.of(x, weight(weightName, channels)), "axis", -1L, "epsilon", epsilon);
     }
 
     /**

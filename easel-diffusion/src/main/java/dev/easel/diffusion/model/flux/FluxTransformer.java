@@ -35,7 +35,8 @@ public final class FluxTransformer {
     private final Linears linears;
     private Value ropeCos;
     private Value ropeSin;
-    private Value swapPairs;
+    /** RotaryEmbedding's position_ids of shape (1): token t of a sequence takes row t of the caches. */
+    private Value firstPosition;
 
     private FluxTransformer(FluxConfig c, Linears linears) {
         this.g = new GraphBuilder("flux_transformer");
@@ -69,10 +70,11 @@ public final class FluxTransformer {
         Value pooled = g.floatInput("pooled_projections", "batch", c.pooledDim());
         Value timestep = g.floatInput("timestep", "batch");
         Value guidance = c.guidanceEmbeds() ? g.floatInput("guidance", "batch") : null;
-        // (tokens, 1, headDim): broadcast over batch and heads of (B, tokens, heads, headDim)
-        ropeCos = unsqueeze(g.floatInput("rope_cos", "tokens", c.headDim()), 1);
-        ropeSin = unsqueeze(g.floatInput("rope_sin", "tokens", c.headDim()), 1);
-        swapPairs = g.constantLongs(1, 0);
+        // RotaryEmbedding's caches (tokens, headDim / 2): one cos and one sin per channel pair, the even columns of
+        // rope_cos and the odd (positive) ones of rope_sin
+        ropeCos = everyOtherColumn(g.floatInput("rope_cos", "tokens", c.headDim()), 0);
+        ropeSin = everyOtherColumn(g.floatInput("rope_sin", "tokens", c.headDim()), 1);
+        firstPosition = g.constantLongs(0);
 
         Value conditioning = conditioning(timestep, guidance, pooled);
         // every modulation reads SiLU(conditioning), (B, 1, hidden) so that its chunks broadcast over tokens
@@ -161,21 +163,28 @@ public final class FluxTransformer {
         return g.add(g.mul(normed, g.add(g.scalar(1f), scale)), shift);
     }
 
-    /** (B, T, hidden) projections as (B, T, heads, headDim), RMS-normalised per head. */
+    /** (B, T, hidden) projections RMS-normalised per head (as (B, T, heads, headDim)), back as (B, T, hidden). */
     private Value headNormed(Value x, String norm) {
-        return g.rmsNormLastAxis(g.reshape(x, 0, 0, c.heads(), c.headDim()), norm + ".weight", c.headDim(), NORM_EPS);
+        Value perHead = g.rmsNormLastAxis(g.reshape(x, 0, 0, c.heads(), c.headDim()), norm + ".weight", c.headDim(), NORM_EPS);
+        return g.reshape(perHead, 0, 0, hidden);
     }
 
-    /** Rotates q and k (B, T, heads, headDim) by position, attends, returns (B, T, hidden). */
+    /** Rotates q and k (B, T, hidden) by position, attends, returns (B, T, hidden). */
     private Value attention(Value q, Value k, Value v) {
-        return g.attention(g.reshape(rotate(q), 0, 0, hidden), g.reshape(rotate(k), 0, 0, hidden), v, c.heads());
+        return g.attention(rotate(q), rotate(k), v, c.heads());
     }
 
-    /** x * cos + (x[2i+1], x[2i]) * (-sin, sin): each channel pair rotated as a complex number. */
+    /**
+     * Each channel pair (x[2i], x[2i+1]) of every head rotated as a complex number by its token's angle:
+     * (x[2i] cos - x[2i+1] sin, x[2i+1] cos + x[2i] sin), in one pass (com.microsoft.RotaryEmbedding, interleaved pairs).
+     */
     private Value rotate(Value x) {
-        Value pairs = g.reshape(x, 0, 0, c.heads(), c.headDim() / 2, 2);
-        Value swapped = g.reshape(g.gather(pairs, swapPairs, -1), 0, 0, c.heads(), c.headDim());
-        return g.add(g.mul(x, ropeCos), g.mul(swapped, ropeSin));
+        return g.msOp("RotaryEmbedding", List.of(x, firstPosition, ropeCos, ropeSin), "interleaved", 1L, "num_heads", (long) c.heads());
+    }
+
+    /** Columns first, first + 2, ... of a (tokens, columns) table. */
+    private Value everyOtherColumn(Value table, long first) {
+        return g.op("Slice", List.of(table, g.constantLongs(first), g.constantLongs(TO_THE_END), g.constantLongs(1), g.constantLongs(2)));
     }
 
     private static final long TO_THE_END = Long.MAX_VALUE;
