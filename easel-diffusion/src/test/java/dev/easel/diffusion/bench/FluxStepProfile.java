@@ -54,6 +54,40 @@ public final class FluxStepProfile {
         for (int i = 2; i < args.length; i++) step(c, mode, Integer.parseInt(args[i]), threads, peak);
     }
 
+    /**
+     * A profiled session of the shallow transformer on {@code imageTokens}, for A/B runs of two builds in one process
+     * (each under its own class loader): {@code [0]} is a {@link java.util.function.DoubleSupplier} running one step
+     * and returning its seconds, {@code [1]} a {@link java.util.function.Supplier} of the per-op report that ends the
+     * profile and closes the session. JDK types only, so that a driver can call builds it was not compiled with.
+     */
+    public static Object[] open(String mode, int imageTokens, int threads) throws Exception {
+        FluxConfig c = new FluxConfig(24, FluxConfig.HEAD_DIM, 1, 2, 64, 4096, 768, false, FluxConfig.AXES_DIMS,
+                FluxConfig.THETA, FluxConfig.MLP_RATIO);
+        Path folder = Files.createTempDirectory("flux-profile");
+        RuntimeOptions options = RuntimeOptions.defaults().withThreads(threads).withWeights(WeightMode.valueOf(mode.toUpperCase()))
+                .prepackOr(true).withProfiling(folder);
+        OnnxModel model = OnnxModel.create(FluxTransformer.graph(c, options.linears()), random(FluxTransformer.graph(c, options.linears())), options);
+        Map<String, Object> inputs = inputs(c, imageTokens);
+        java.util.function.DoubleSupplier step = () -> {
+            long s = System.nanoTime();
+            model.run(inputs);
+            return seconds(s);
+        };
+        java.util.function.Supplier<String> finish = () -> {
+            java.io.ByteArrayOutputStream text = new java.io.ByteArrayOutputStream();
+            java.io.PrintStream out = System.out;
+            System.setOut(new java.io.PrintStream(text, true));
+            try {
+                report(ProfiledFlops.read(model.endProfiling()));
+            } finally {
+                System.setOut(out);
+                model.close();
+            }
+            return text.toString();
+        };
+        return new Object[]{step, finish};
+    }
+
     /** Profiles {@link #TIMED_STEPS} calls (after one untimed) of the shallow transformer on {@code imageTokens}. */
     private static void step(FluxConfig c, WeightMode mode, int imageTokens, int threads, double peak) throws Exception {
         Path folder = Files.createTempDirectory("flux-profile");
