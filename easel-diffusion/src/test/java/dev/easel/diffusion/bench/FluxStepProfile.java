@@ -43,7 +43,7 @@ public final class FluxStepProfile {
     public static void main(String[] args) throws Exception {
         int threads = Runtime.getRuntime().availableProcessors();
         if (args[0].equals("gemm")) {
-            gemms(threads);
+            gemms(threads, args.length > 1 ? Integer.parseInt(args[1]) : 3);
             return;
         }
         WeightMode mode = WeightMode.valueOf(args[1].toUpperCase());
@@ -61,8 +61,12 @@ public final class FluxStepProfile {
      * profile and closes the session. JDK types only, so that a driver can call builds it was not compiled with.
      */
     public static Object[] open(String mode, int imageTokens, int threads) throws Exception {
-        FluxConfig c = new FluxConfig(24, FluxConfig.HEAD_DIM, 1, 2, 64, 4096, 768, false, FluxConfig.AXES_DIMS,
-                FluxConfig.THETA, FluxConfig.MLP_RATIO);
+        // double and single blocks, "1,2" unless the property easel.profile.blocks says otherwise
+        String[] blocks = System.getProperty("easel.profile.blocks", "1,2").split(",");
+        FluxConfig c = new FluxConfig(24, FluxConfig.HEAD_DIM, Integer.parseInt(blocks[0]), Integer.parseInt(blocks[1]), 64, 4096, 768,
+                false, FluxConfig.AXES_DIMS, FluxConfig.THETA, FluxConfig.MLP_RATIO);
+        System.out.printf("shallow FLUX.1: %d double, %d single blocks, %s, %d + %d tokens, %.1f GFLOP counted%n", c.doubleBlocks(),
+                c.singleBlocks(), mode, imageTokens, TEXT_TOKENS, FluxFlops.transformerStep(c, imageTokens, TEXT_TOKENS) / 1e9);
         Path folder = Files.createTempDirectory("flux-profile");
         RuntimeOptions options = RuntimeOptions.defaults().withThreads(threads).withWeights(WeightMode.valueOf(mode.toUpperCase()))
                 .prepackOr(true).withProfiling(folder);
@@ -162,35 +166,60 @@ public final class FluxStepProfile {
         return in;
     }
 
-    /** MatMulNBits int8 (accuracy level 4) against a fp32 Gemm, x (1, 4096, 3072) times W^T, N = 3072 and 12288. */
-    private static void gemms(int threads) {
-        double peak = FmaPeak.measureGflops(threads, 1.0);
-        System.out.printf("FMA peak: %.1f GFLOP/s (%d threads)%n", peak, threads);
+    /**
+     * FLUX's GEMM shapes (K = 3072; N = 3072: an attention projection, 12288: the MLP input, 9216: q, k, v stacked,
+     * 21504: linear1) for M = 4096 tokens (1024x1024), as a fp32 Gemm and as MatMulNBits at accuracy level 4 (int8 in
+     * blocks of 32 and 128, int4 in blocks of 32). The variants of one N are made together and run round-robin
+     * {@code rounds} times, so that they see the same machine (the best round counts); one N at a time, to stay small.
+     * The FMA peak is measured before and after.
+     */
+    private static void gemms(int threads, int rounds) {
+        System.out.printf("FMA peak before: %.1f GFLOP/s (%d threads)%n", FmaPeak.measureGflops(threads, 1.0), threads);
         long m = 4096, k = 3072;
-        for (long n : new long[]{3072, 12288, 3 * 3072, 3 * 3072 + 12288}) {
-            for (String kind : new String[]{"fp32 Gemm", "int8 MatMulNBits level 4", "int4 MatMulNBits level 4"}) {
+        Map<String, Object> in = Map.of("x", gaussian(new long[]{1, m, k}, 7));
+        // groups run round-robin inside: the fused shapes against the separate ones, then the formats at two widths
+        java.util.List<java.util.List<Map.Entry<String, Long>>> groups = java.util.List.of(
+                java.util.List.of(Map.entry("int8/32", 3072L), Map.entry("int8/32", 3 * 3072L), Map.entry("int8/32", 12288L),
+                        Map.entry("int8/32", 3 * 3072L + 12288)),
+                java.util.List.of(Map.entry("fp32 Gemm", 3072L), Map.entry("int8/32", 3072L), Map.entry("int8/128", 3072L), Map.entry("int4/32", 3072L)),
+                java.util.List.of(Map.entry("fp32 Gemm", 12288L), Map.entry("int8/32", 12288L), Map.entry("int8/128", 12288L),
+                        Map.entry("int4/32", 12288L)));
+        java.util.List<String> lines = new java.util.ArrayList<>();
+        for (java.util.List<Map.Entry<String, Long>> group : groups) {
+            String[] kinds = group.stream().map(Map.Entry::getKey).toArray(String[]::new);
+            long[] ns = group.stream().mapToLong(Map.Entry::getValue).toArray();
+            OnnxModel[] models = new OnnxModel[kinds.length];
+            for (int i = 0; i < kinds.length; i++) {
+                long n = ns[i];
                 GraphBuilder g = new GraphBuilder("gemm");
                 Value x = g.floatInput("x", 1, m, k);
-                g.output(switch (kind) {
+                g.output(switch (kinds[i]) {
                     case "fp32 Gemm" -> g.linear(x, "fc", k, n, true);
-                    case "int8 MatMulNBits level 4" -> g.quantizedLinear(x, "fc", k, n, true, BlockFormat.INT8, 4);
+                    case "int8/32" -> g.quantizedLinear(x, "fc", k, n, true, BlockFormat.INT8, 4);
+                    case "int8/128" -> g.quantizedLinear(x, "fc", k, n, true, new BlockFormat(8, 128), 4);
                     default -> g.quantizedLinear(x, "fc", k, n, true, BlockFormat.INT4, 4);
                 }, "y");
-                RuntimeOptions options = RuntimeOptions.defaults().withThreads(threads).withPrepack(true);
-                try (OnnxModel model = OnnxModel.create(g, random(g), options)) {
-                    Map<String, Object> in = Map.of("x", gaussian(new long[]{1, m, k}, 7));
-                    model.run(in);
-                    double best = Double.MAX_VALUE;
-                    for (int i = 0; i < 3; i++) {
-                        long s = System.nanoTime();
-                        model.run(in);
-                        best = Math.min(best, seconds(s));
-                    }
-                    double gflops = 2.0 * m * k * n / best / 1e9;
-                    System.out.printf("M=%d K=%d N=%-5d %-26s %7.3f s %6.0f GFLOP/s = %.2f x FMA peak%n", m, k, n, kind, best, gflops, gflops / peak);
+                models[i] = OnnxModel.create(g, random(g), RuntimeOptions.defaults().withThreads(threads).withPrepack(true));
+            }
+            double[] best = new double[kinds.length];
+            java.util.Arrays.fill(best, Double.MAX_VALUE);
+            for (int r = 0; r <= rounds; r++) {
+                for (int i = 0; i < kinds.length; i++) {
+                    long s = System.nanoTime();
+                    models[i].run(in);
+                    if (r > 0) best[i] = Math.min(best[i], seconds(s)); // round 0 warms up
                 }
             }
+            for (int i = 0; i < kinds.length; i++) {
+                models[i].close();
+                long n = ns[i];
+                double gflops = 2.0 * m * k * n / best[i] / 1e9;
+                lines.add(String.format("M=%d K=%d N=%-5d %-10s %7.3f s %6.0f GFLOP/s", m, k, n, kinds[i], best[i], gflops));
+                System.out.println(lines.getLast());
+            }
+            System.out.println();
         }
+        System.out.printf("FMA peak after: %.1f GFLOP/s%n", FmaPeak.measureGflops(threads, 1.0));
     }
 
     /** Uniform weights of unit-variance outputs (bound sqrt(3 / in)), from a cheap generator seeded by the name. */
