@@ -42,6 +42,10 @@ public final class FluxStepProfile {
 
     public static void main(String[] args) throws Exception {
         int threads = Runtime.getRuntime().availableProcessors();
+        if (args[0].equals("attention")) {
+            attention(threads, java.util.Arrays.stream(args).skip(1).mapToLong(Long::parseLong).toArray());
+            return;
+        }
         if (args[0].equals("gemm")) {
             gemms(threads, args.length > 1 ? Integer.parseInt(args[1]) : 3);
             return;
@@ -218,6 +222,58 @@ public final class FluxStepProfile {
                 System.out.println(lines.getLast());
             }
             System.out.println();
+        }
+        System.out.printf("FMA peak after: %.1f GFLOP/s%n", FmaPeak.measureGflops(threads, 1.0));
+    }
+
+    /**
+     * FLUX's joint attention alone (24 heads of 128) on 512x512's and 1024x1024's tokens: com.microsoft.MultiHeadAttention
+     * against the same as plain ops (Transpose to heads, MatMul, Softmax, MatMul, Transpose back), run alternately.
+     */
+    private static void attention(int threads, long[] tokenCounts) {
+        System.out.printf("FMA peak before: %.1f GFLOP/s (%d threads)%n", FmaPeak.measureGflops(threads, 1.0), threads);
+        for (long tokens : tokenCounts) {
+            Map<String, Object> in = Map.of("q", gaussian(new long[]{1, tokens, 3072}, 1), "k", gaussian(new long[]{1, tokens, 3072}, 2),
+                    "v", gaussian(new long[]{1, tokens, 3072}, 3));
+            String[] kinds = {"MultiHeadAttention", "MatMul-Softmax-MatMul"};
+            OnnxModel[] models = new OnnxModel[2];
+            for (int i = 0; i < 2; i++) {
+                GraphBuilder g = new GraphBuilder("attention");
+                Value q = g.floatInput("q", 1, tokens, 3072);
+                Value k = g.floatInput("k", 1, tokens, 3072);
+                Value v = g.floatInput("v", 1, tokens, 3072);
+                if (i == 0) {
+                    g.output(g.attention(q, k, v, 24), "y");
+                } else {
+                    Value qh = g.transpose(g.reshape(q, 0, 0, 24, 128), 0, 2, 1, 3);
+                    Value kt = g.transpose(g.reshape(k, 0, 0, 24, 128), 0, 2, 3, 1);
+                    Value vh = g.transpose(g.reshape(v, 0, 0, 24, 128), 0, 2, 1, 3);
+                    Value scores = g.matMul(g.mul(qh, g.scalar((float) (1 / Math.sqrt(128)))), kt);
+                    Value out = g.matMul(g.softmax(scores, -1), vh);
+                    g.output(g.reshape(g.transpose(out, 0, 2, 1, 3), 0, 0, 3072), "y");
+                }
+                models[i] = OnnxModel.create(g, random(g), RuntimeOptions.defaults().withThreads(threads));
+            }
+            double[] best = {Double.MAX_VALUE, Double.MAX_VALUE};
+            FloatTensor[] outs = new FloatTensor[2];
+            for (int r = 0; r <= 3; r++) {
+                for (int i = 0; i < 2; i++) {
+                    long s = System.nanoTime();
+                    outs[i] = models[i].runSingle(in);
+                    if (r > 0) best[i] = Math.min(best[i], seconds(s));
+                }
+            }
+            double flops = 4.0 * tokens * tokens * 3072;
+            double err = 0, ref = 0;
+            for (int j = 0; j < outs[0].data().length; j++) {
+                err = Math.max(err, Math.abs(outs[0].data()[j] - outs[1].data()[j]));
+                ref = Math.max(ref, Math.abs(outs[0].data()[j]));
+            }
+            for (int i = 0; i < 2; i++) {
+                models[i].close();
+                System.out.printf("attention over %d tokens, %-22s %.3f s, %.0f GFLOP/s%n", tokens, kinds[i], best[i], flops / best[i] / 1e9);
+            }
+            System.out.printf("  max|a-b|/max|a| = %.2e%n", err / ref);
         }
         System.out.printf("FMA peak after: %.1f GFLOP/s%n", FmaPeak.measureGflops(threads, 1.0));
     }
