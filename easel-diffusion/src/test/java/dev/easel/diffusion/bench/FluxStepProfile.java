@@ -6,17 +6,14 @@ import dev.easel.engine.bench.FmaPeak;
 import dev.easel.engine.graph.GraphBuilder;
 import dev.easel.engine.graph.Value;
 import dev.easel.engine.quant.BlockFormat;
-import dev.easel.engine.runtime.Linears;
 import dev.easel.engine.runtime.OnnxModel;
 import dev.easel.engine.runtime.ProfiledFlops;
 import dev.easel.engine.runtime.RuntimeOptions;
 import dev.easel.engine.runtime.WeightMode;
 import dev.easel.engine.tensor.FloatTensor;
 
-import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
-import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -27,11 +24,16 @@ import java.util.TreeMap;
 /**
  * Where a FLUX.1 step's time goes, measured on a full-width but shallow transformer (1 double and 2 single blocks of
  * the real 3072 width, random weights: about 0.6 B parameters, 0.7 GB in int8), and how fast MatMulNBits runs FLUX's
- * GEMM shapes next to a fp32 Gemm and this machine's FMA peak. A developer tool (not a test), run by hand:
+ * GEMM shapes and its attention next to a fp32 Gemm and this machine's FMA peak. A developer tool (not a test), run by
+ * hand with the test classpath (give the JVM {@code -Xmx1g}: the weights live outside the heap):
  * <pre>
- *   java -cp ... dev.easel.diffusion.bench.FluxStepProfile step int8 1024 4096   # image tokens: 512x512, 1024x1024
- *   java -cp ... dev.easel.diffusion.bench.FluxStepProfile gemm                  # M=4096, K=3072, N=3072 and 12288
+ *   FluxStepProfile step int8 1024 4096   # per-op profile of a step at 512x512 and 1024x1024 (image tokens)
+ *   FluxStepProfile gemm 4                # K=3072, M=4096, N=3072, 9216, 12288, 21504: fp32 Gemm, MatMulNBits level 4
+ *   FluxStepProfile attention 1280 4352   # MultiHeadAttention against MatMul-Softmax-MatMul
  * </pre>
+ * The shallow model has 1 double and 2 single blocks unless {@code -Deasel.profile.blocks=D,S} says otherwise; double
+ * and single blocks do the same GEMM and attention FLOPs per token, so a full-depth step is about the fixed part
+ * (embedders, final layer) plus 57/3 times the rest. {@link #open} serves A/B runs of two builds in one process.
  */
 public final class FluxStepProfile {
     private static final int TEXT_TOKENS = 256;
@@ -50,12 +52,19 @@ public final class FluxStepProfile {
             gemms(threads, args.length > 1 ? Integer.parseInt(args[1]) : 3);
             return;
         }
-        WeightMode mode = WeightMode.valueOf(args[1].toUpperCase());
-        FluxConfig c = new FluxConfig(24, FluxConfig.HEAD_DIM, 1, 2, 64, 4096, 768, false, FluxConfig.AXES_DIMS,
-                FluxConfig.THETA, FluxConfig.MLP_RATIO);
-        double peak = FmaPeak.measureGflops(threads, 1.0);
-        System.out.printf("FMA peak: %.1f GFLOP/s (%d threads)%n", peak, threads);
-        for (int i = 2; i < args.length; i++) step(c, mode, Integer.parseInt(args[i]), threads, peak);
+        System.out.printf("FMA peak before: %.1f GFLOP/s (%d threads)%n", FmaPeak.measureGflops(threads, 1.0), threads);
+        for (int i = 2; i < args.length; i++) {
+            Object[] session = open(args[1], Integer.parseInt(args[i]), threads);
+            java.util.function.DoubleSupplier step = (java.util.function.DoubleSupplier) session[0];
+            System.out.printf("untimed step: %.3f s%n", step.getAsDouble());
+            double best = Double.MAX_VALUE;
+            for (int r = 0; r < TIMED_STEPS; r++) best = Math.min(best, step.getAsDouble());
+            System.out.printf("step: %.3f s (best of %d)%n", best, TIMED_STEPS);
+            @SuppressWarnings("unchecked")
+            java.util.function.Supplier<String> report = (java.util.function.Supplier<String>) session[1];
+            System.out.print(report.get());
+        }
+        System.out.printf("FMA peak after: %.1f GFLOP/s%n", FmaPeak.measureGflops(threads, 1.0));
     }
 
     /**
@@ -74,7 +83,8 @@ public final class FluxStepProfile {
         Path folder = Files.createTempDirectory("flux-profile");
         RuntimeOptions options = RuntimeOptions.defaults().withThreads(threads).withWeights(WeightMode.valueOf(mode.toUpperCase()))
                 .prepackOr(true).withProfiling(folder);
-        OnnxModel model = OnnxModel.create(FluxTransformer.graph(c, options.linears()), random(FluxTransformer.graph(c, options.linears())), options);
+        GraphBuilder graph = FluxTransformer.graph(c, options.linears());
+        OnnxModel model = OnnxModel.create(graph, random(graph), options);
         Map<String, Object> inputs = inputs(c, imageTokens);
         java.util.function.DoubleSupplier step = () -> {
             long s = System.nanoTime();
@@ -90,38 +100,11 @@ public final class FluxStepProfile {
             } finally {
                 System.setOut(out);
                 model.close();
+                deleteFolder(folder);
             }
             return text.toString();
         };
         return new Object[]{step, finish};
-    }
-
-    /** Profiles {@link #TIMED_STEPS} calls (after one untimed) of the shallow transformer on {@code imageTokens}. */
-    private static void step(FluxConfig c, WeightMode mode, int imageTokens, int threads, double peak) throws Exception {
-        Path folder = Files.createTempDirectory("flux-profile");
-        RuntimeOptions options = RuntimeOptions.defaults().withThreads(threads).withWeights(mode).prepackOr(true).withProfiling(folder);
-        GraphBuilder graph = FluxTransformer.graph(c, options.linears());
-        long t0 = System.nanoTime();
-        try (OnnxModel model = OnnxModel.create(graph, random(graph), options)) {
-            System.out.printf("%n%s, %d image + %d text tokens: session %.1f s%n", mode, imageTokens, TEXT_TOKENS, seconds(t0));
-            Map<String, Object> inputs = inputs(c, imageTokens);
-            model.run(inputs);
-            double best = Double.MAX_VALUE;
-            for (int i = 0; i < TIMED_STEPS; i++) {
-                long s = System.nanoTime();
-                model.run(inputs);
-                best = Math.min(best, seconds(s));
-            }
-            double flops = FluxFlops.transformerStep(c, imageTokens, TEXT_TOKENS);
-            System.out.printf("step: %.3f s (best of %d), %.1f GFLOP counted = %.0f GFLOP/s = %.2f x FMA peak%n", best, TIMED_STEPS,
-                    flops / 1e9, flops / best / 1e9, flops / best / 1e9 / peak);
-            report(ProfiledFlops.read(model.endProfiling()));
-        } finally {
-            try (var files = Files.list(folder)) {
-                files.forEach(p -> p.toFile().delete());
-            }
-            Files.deleteIfExists(folder);
-        }
     }
 
     /** Time shares by op, then by kind: quantized GEMMs, fp32 GEMMs, attention, norms, elementwise, layout. */
@@ -304,6 +287,15 @@ public final class FluxStepProfile {
         float[] v = new float[Math.toIntExact(FloatTensor.elementCount(shape))];
         for (int i = 0; i < v.length; i++) v[i] = (float) r.nextGaussian();
         return new FloatTensor(shape, v);
+    }
+
+    private static void deleteFolder(Path folder) {
+        try (var files = Files.list(folder)) {
+            files.forEach(p -> p.toFile().delete());
+            Files.deleteIfExists(folder);
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
     }
 
     private static double seconds(long since) {
