@@ -45,6 +45,9 @@ public final class GraphBuilder {
     private final GraphProto.Builder graph = GraphProto.newBuilder();
     private final Map<String, long[]> weights = new LinkedHashMap<>();
     private final Map<String, BlockFormat> quantized = new LinkedHashMap<>();
+    /** Initializers that hold several weights' rows one after the other (see {@link #stackedWeight}), to those weights. */
+    private final Map<String, List<String>> stacks = new LinkedHashMap<>();
+    private final java.util.Set<String> stacked = new java.util.HashSet<>();
     private int counter;
 
     public GraphBuilder(String name) {
@@ -75,6 +78,7 @@ public final class GraphBuilder {
 
     /** A weight of the given shape, bound by name when the session is created. */
     public Value weight(String name, long... shape) {
+        requireUnstacked(name);
         if (quantized.containsKey(name)) {
             throw new IllegalStateException("weight " + name + " is declared both block-quantized and fp32");
         }
@@ -96,6 +100,7 @@ public final class GraphBuilder {
      * @return the blocks and scales values
      */
     public Value[] quantizedWeight(String name, long rows, long columns, BlockFormat format) {
+        requireUnstacked(name);
         if (weights.containsKey(name) && !format.equals(quantized.get(name))) {
             throw new IllegalStateException("weight " + name + " is declared both as " + format + " and as "
                     + (quantized.containsKey(name) ? quantized.get(name) : "fp32"));
@@ -112,6 +117,108 @@ public final class GraphBuilder {
                     + " and " + Arrays.toString(shape));
         }
         return new Value[]{new Value(name + BLOCKS_SUFFIX), new Value(name + SCALES_SUFFIX)};
+    }
+
+    /**
+     * Several weights bound as one fp32 initializer holding their rows one after the other: shapes [rows_i, rest...]
+     * with the same trailing dimensions become [sum of rows_i, rest...]. Each weight is still listed in
+     * {@link #weights()} under its own name and shape (checkpoints are validated as for separate weights), and is
+     * written straight into its rows of the initializer when a session binds it: nothing is concatenated in the graph
+     * or copied twice. A weight belongs to one stack at most and is never also bound alone.
+     */
+    public Value stackedWeight(List<String> names, List<long[]> shapes) {
+        long[] stackShape = stackShape(names, shapes);
+        String name = declareStack(names, shapes);
+        if (name != null) declareExternal(name, FLOAT, stackShape);
+        else if (names.stream().anyMatch(quantized::containsKey)) {
+            throw new IllegalStateException("weights " + names + " are stacked both block-quantized and fp32");
+        }
+        return new Value(String.join(STACK_SEPARATOR, names));
+    }
+
+    /**
+     * As {@link #stackedWeight}, block-quantized: weights [rows_i, columns] bound as one [sum of rows_i, columns]
+     * weight in MatMulNBits' layout (a block never spans rows, so each weight's blocks and scales are a contiguous
+     * range of the stack's). Each weight comes as its source stores it ({@link #quantizedWeight}).
+     *
+     * @return the blocks and scales values
+     */
+    public Value[] stackedQuantizedWeight(List<String> names, long[] rows, long columns, BlockFormat format) {
+        List<long[]> shapes = new java.util.ArrayList<>();
+        for (long r : rows) shapes.add(new long[]{r, columns});
+        long total = stackShape(names, shapes)[0];
+        String name = declareStack(names, shapes);
+        if (name != null) {
+            names.forEach(n -> quantized.put(n, format));
+            long blocks = format.blocksPerRow(columns);
+            declareExternal(name + BLOCKS_SUFFIX, UINT8, new long[]{total, blocks, format.blobSize()});
+            declareExternal(name + SCALES_SUFFIX, FLOAT, new long[]{total * blocks});
+        } else if (!names.stream().allMatch(n -> format.equals(quantized.get(n)))) {
+            throw new IllegalStateException("weights " + names + " are stacked both as " + format + " and otherwise");
+        }
+        String stack = String.join(STACK_SEPARATOR, names);
+        return new Value[]{new Value(stack + BLOCKS_SUFFIX), new Value(stack + SCALES_SUFFIX)};
+    }
+
+    /** Joins the names of a stack's weights into the stack's initializer name. */
+    public static final String STACK_SEPARATOR = "+";
+
+    private static long[] stackShape(List<String> names, List<long[]> shapes) {
+        if (names.size() < 2 || names.size() != shapes.size()) {
+            throw new IllegalArgumentException("a stack needs two weights or more, each with a shape: " + names);
+        }
+        long[] total = shapes.get(0).clone();
+        for (int i = 1; i < shapes.size(); i++) {
+            long[] s = shapes.get(i);
+            if (s.length != total.length || s.length == 0
+                    || !Arrays.equals(Arrays.copyOfRange(s, 1, s.length), Arrays.copyOfRange(total, 1, total.length))) {
+                throw new IllegalArgumentException("weights " + names + " differ in more than their rows: cannot stack them");
+            }
+            total[0] += s[0];
+        }
+        return total;
+    }
+
+    /**
+     * Registers a stack's weights; returns the stack's initializer name when it is new, null when the same stack was
+     * declared before (a layer may read it twice).
+     */
+    private String declareStack(List<String> names, List<long[]> shapes) {
+        String name = String.join(STACK_SEPARATOR, names);
+        if (stacks.containsKey(name)) {
+            for (int i = 0; i < names.size(); i++) {
+                if (!Arrays.equals(weights.get(names.get(i)), shapes.get(i))) {
+                    throw new IllegalStateException("weight " + names.get(i) + " stacked with shapes "
+                            + Arrays.toString(weights.get(names.get(i))) + " and " + Arrays.toString(shapes.get(i)));
+                }
+            }
+            return null;
+        }
+        for (int i = 0; i < names.size(); i++) {
+            String n = names.get(i);
+            if (weights.containsKey(n)) {
+                throw new IllegalStateException("weight " + n + " is already declared " + (stacked.contains(n) ? "in another stack" : "alone")
+                        + ": it cannot also be stacked in " + name);
+            }
+            weights.put(n, shapes.get(i).clone());
+            stacked.add(n);
+        }
+        stacks.put(name, List.copyOf(names));
+        return name;
+    }
+
+    private void requireUnstacked(String name) {
+        if (stacked.contains(name)) {
+            throw new IllegalStateException("weight " + name + " is stacked with others: it cannot also be bound alone");
+        }
+    }
+
+    /**
+     * The stacks of this graph ({@link #stackedWeight}, {@link #stackedQuantizedWeight}): each stack's initializer name
+     * (before the blocks and scales suffixes, when quantized) to its weights, in the order their rows are stacked.
+     */
+    public Map<String, List<String>> stacks() {
+        return java.util.Collections.unmodifiableMap(new LinkedHashMap<>(stacks));
     }
 
     /** Declared as external data: shape and type without the bytes. OnnxModel points it at the data when it creates the session. */
@@ -244,6 +351,11 @@ public final class GraphBuilder {
         return ops("Split", "", List.of(x), count, "axis", (long) axis, "num_outputs", (long) count);
     }
 
+    /** Splits {@code x} along {@code axis} into parts of the given sizes. */
+    public Value[] split(Value x, int axis, long... sizes) {
+        return ops("Split", "", List.of(x, constantLongs(sizes)), sizes.length, "axis", (long) axis);
+    }
+
     public Value slice(Value x, long start, long end, long axis) {
         return op("Slice", List.of(x, constantLongs(start), constantLongs(end), constantLongs(axis)));
     }
@@ -301,6 +413,43 @@ public final class GraphBuilder {
         return split(shaped, -1, prefixes.length);
     }
 
+    /**
+     * Several linear layers of the same input ({@code in} features; out features {@code outs[i]}) as one Gemm over
+     * their stacked weights ({@link #stackedWeight}) and biases, split again: one wide product instead of several
+     * narrow ones, with nothing concatenated at run time.
+     */
+    public Value[] stackedLinear(Value x, List<String> prefixes, long in, long[] outs, boolean bias) {
+        List<long[]> shapes = new java.util.ArrayList<>();
+        for (long out : outs) shapes.add(new long[]{out, in});
+        Value w = stackedWeight(suffixed(prefixes, ".weight"), shapes);
+        long total = Arrays.stream(outs).sum();
+        List<Value> inputs = bias ? List.of(reshape(x, -1, in), w, stackedBias(prefixes, outs)) : List.of(reshape(x, -1, in), w);
+        Value y = op("Gemm", inputs, "transB", 1L);
+        Value leading = op("Shape", List.of(x), "end", -1L);
+        return split(reshapeLike(y, concat(0, leading, constantLongs(total))), -1, outs);
+    }
+
+    /** As {@link #stackedLinear}, over one block-quantized stack ({@link #stackedQuantizedWeight}): one MatMulNBits. */
+    public Value[] stackedQuantizedLinear(Value x, List<String> prefixes, long in, long[] outs, boolean bias, BlockFormat format,
+                                          int accuracyLevel) {
+        Value[] w = stackedQuantizedWeight(suffixed(prefixes, ".weight"), outs, in, format);
+        long total = Arrays.stream(outs).sum();
+        List<Value> inputs = bias ? Arrays.asList(x, w[0], w[1], null, null, stackedBias(prefixes, outs)) : List.of(x, w[0], w[1]);
+        Value y = msOp("MatMulNBits", inputs, "K", in, "N", total, "bits", (long) format.bits(),
+                "block_size", (long) format.blockSize(), "accuracy_level", (long) accuracyLevel);
+        return split(y, -1, outs);
+    }
+
+    private Value stackedBias(List<String> prefixes, long[] outs) {
+        List<long[]> shapes = new java.util.ArrayList<>();
+        for (long out : outs) shapes.add(new long[]{out});
+        return stackedWeight(suffixed(prefixes, ".bias"), shapes);
+    }
+
+    private static List<String> suffixed(List<String> prefixes, String suffix) {
+        return prefixes.stream().map(p -> p + suffix).toList();
+    }
+
     public Value conv2d(Value x, String prefix, long in, long out, int kernel, int stride, int padding) {
         Value w = weight(prefix + ".weight", out, in, kernel, kernel);
         Value b = weight(prefix + ".bias", out);
@@ -316,13 +465,12 @@ public final class GraphBuilder {
 
     /**
      * RMS normalization over the last axis with a learned scale (no mean subtraction, no bias):
-     * {@code x * 1/sqrt(mean(x^2) + epsilon) * weight}, in the order torch evaluates it. The weight is named in full
-     * (e.g. FLUX.1's per-head {@code attn.norm_q.weight}).
+     * {@code x / sqrt(mean(x^2) + epsilon) * weight}, as one kernel (ONNX Runtime's SimplifiedLayerNormalization, one
+     * pass over x instead of seven elementwise ops). The weight is named in full (e.g. FLUX.1's per-head
+     * {@code attn.norm_q.weight}).
      */
     public Value rmsNormLastAxis(Value x, String weightName, long channels, float epsilon) {
-        Value meanSquare = op("ReduceMean", List.of(mul(x, x), constantLongs(-1)), "keepdims", 1L);
-        Value inverseRms = op("Reciprocal", List.of(op("Sqrt", List.of(add(meanSquare, scalar(epsilon))))));
-        return mul(mul(x, inverseRms), weight(weightName, channels));
+        return op("SimplifiedLayerNormalization", List.of(x, weight(weightName, channels)), "axis", -1L, "epsilon", epsilon);
     }
 
     /**

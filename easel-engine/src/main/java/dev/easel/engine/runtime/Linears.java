@@ -4,6 +4,8 @@ import dev.easel.engine.graph.GraphBuilder;
 import dev.easel.engine.graph.Value;
 import dev.easel.engine.quant.BlockFormat;
 
+import java.util.List;
+
 /**
  * How a network emits its big linear layers (the ones a weight mode quantizes): as fp32 Gemms, or as MatMulNBits
  * over block-quantized weights. A network routes through here only the layers the community's quantizers quantize
@@ -38,12 +40,22 @@ public record Linears(WeightMode mode, int accuracyLevel) {
 
     /**
      * As {@link GraphBuilder#fusedLinear} (bias-free layers of one input): one Gemm over the concatenated fp32
-     * weights, or, when quantized, one MatMulNBits per layer, since each weight is bound under its own name.
+     * weights, or, when quantized, one MatMulNBits over the stacked weights ({@link GraphBuilder#stackedQuantizedLinear}).
      */
     public Value[] fusedLinear(GraphBuilder g, Value x, long in, long out, String... prefixes) {
         if (!quantizes(in)) return g.fusedLinear(x, in, out, prefixes);
-        Value[] outs = new Value[prefixes.length];
-        for (int i = 0; i < prefixes.length; i++) outs[i] = linear(g, x, prefixes[i], in, out, false);
-        return outs;
+        long[] outs = new long[prefixes.length];
+        java.util.Arrays.fill(outs, out);
+        return stackedLinear(g, x, List.of(prefixes), in, outs, false);
+    }
+
+    /**
+     * Linear layers of one input as one product over their stacked weights, split again ({@link GraphBuilder#stackedLinear},
+     * quantized: {@link GraphBuilder#stackedQuantizedLinear}): one wide GEMM, and in the quantized modes one
+     * quantization of the activations instead of one per layer. Each weight is still read under its own name.
+     */
+    public Value[] stackedLinear(GraphBuilder g, Value x, List<String> prefixes, long in, long[] outs, boolean bias) {
+        if (!quantizes(in)) return g.stackedLinear(x, prefixes, in, outs, bias);
+        return g.stackedQuantizedLinear(x, prefixes, in, outs, bias, mode.format().orElseThrow(), accuracyLevel);
     }
 }

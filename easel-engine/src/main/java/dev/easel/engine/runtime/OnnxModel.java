@@ -255,7 +255,8 @@ public final class OnnxModel implements AutoCloseable {
 
     /**
      * Writes every weight, each at an aligned offset: fp32 ones as fp32, block-quantized ones as their blocks and
-     * scales. Offsets follow the graph's declarations (so they are known before any weight is converted), and
+     * scales, and the weights of a stack ({@link GraphBuilder#stacks}) each into its rows of the stack's initializer.
+     * Offsets follow the graph's declarations (so they are known before any weight is converted), and
      * {@code threads} weights are converted at once, each written at its own offset. Fills {@code offsets} by
      * initializer name; returns the bytes written.
      */
@@ -270,33 +271,66 @@ public final class OnnxModel implements AutoCloseable {
             total += length;
             at += (length + ALIGNMENT - 1) / ALIGNMENT * ALIGNMENT;
         }
-        Map<String, BlockFormat> quantized = graph.quantizedWeights();
-        Map<String, long[]> shapes = graph.weights();
-        List<String> names = new ArrayList<>();
-        for (TensorProto t : declared.getGraph().getInitializerList()) {
-            if (shapes.containsKey(t.getName())) names.add(t.getName());
-            else if (t.getName().endsWith(GraphBuilder.BLOCKS_SUFFIX)) names.add(t.getName().substring(0, t.getName().length() - GraphBuilder.BLOCKS_SUFFIX.length()));
-        }
+        List<Placement> placements = placements(graph, declared, offsets);
         try (FileChannel out = FileChannel.open(file, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
-            ParallelTasks.run(names, Math.max(1, threads), name -> {
+            ParallelTasks.run(placements, Math.max(1, threads), p -> {
                 try (Arena arena = Arena.ofConfined()) {
-                    writeWeight(name, shapes.get(name), quantized.get(name), weights, arena, out, offsets);
+                    writeWeight(p, weights, arena, out);
                 }
             });
         }
         return total;
     }
 
-    private static void writeWeight(String name, long[] shape, BlockFormat format, WeightProvider weights, Arena arena,
-                                    FileChannel out, Map<String, Long> offsets) {
+    /**
+     * Where one weight's bytes go: fp32 data at {@code at}, or blocks at {@code at} and scales at {@code scalesAt}
+     * ({@code format} not null).
+     */
+    private record Placement(String name, long[] shape, BlockFormat format, long at, long scalesAt) {
+    }
+
+    /** Every weight of the graph with its place in the scratch file, in declaration order. */
+    private static List<Placement> placements(GraphBuilder graph, ModelProto declared, Map<String, Long> offsets) {
+        Map<String, BlockFormat> quantized = graph.quantizedWeights();
+        Map<String, long[]> shapes = graph.weights();
+        Map<String, List<String>> stacks = graph.stacks();
+        List<Placement> placements = new ArrayList<>();
+        for (TensorProto t : declared.getGraph().getInitializerList()) {
+            String name = t.getName();
+            if (name.endsWith(GraphBuilder.SCALES_SUFFIX)) continue; // placed with its blocks
+            boolean blocks = name.endsWith(GraphBuilder.BLOCKS_SUFFIX);
+            String weight = blocks ? name.substring(0, name.length() - GraphBuilder.BLOCKS_SUFFIX.length()) : name;
+            List<String> parts = stacks.getOrDefault(weight, shapes.containsKey(weight) || blocks ? List.of(weight) : List.of());
+            long at = offsets.getOrDefault(name, 0L);
+            long scalesAt = blocks ? offsets.get(weight + GraphBuilder.SCALES_SUFFIX) : -1;
+            for (String part : parts) {
+                long[] shape = shapes.get(part);
+                BlockFormat format = quantized.get(part);
+                placements.add(new Placement(part, shape, format, at, scalesAt));
+                if (format == null) {
+                    at += FloatTensor.elementCount(shape) * Float.BYTES;
+                } else {
+                    long blockCount = shape[0] * format.blocksPerRow(shape[1]);
+                    at += blockCount * format.blobSize();
+                    scalesAt += blockCount * Float.BYTES;
+                }
+            }
+        }
+        return placements;
+    }
+
+    private static void writeWeight(Placement p, WeightProvider weights, Arena arena, FileChannel out) {
+        String name = p.name();
+        long[] shape = p.shape();
+        BlockFormat format = p.format();
         if (format != null) {
             QuantizedWeight q = weights.quantized(name, shape[0], shape[1], format, arena);
             if (q.rows() != shape[0] || q.columns() != shape[1] || !q.format().equals(format)) {
                 throw new IllegalArgumentException("weight " + name + " must be [" + shape[0] + ", " + shape[1] + "] in "
                         + format + ", got [" + q.rows() + ", " + q.columns() + "] in " + q.format());
             }
-            writeAt(out, offsets.get(name + GraphBuilder.BLOCKS_SUFFIX), q.blocks().asByteBuffer());
-            writeAt(out, offsets.get(name + GraphBuilder.SCALES_SUFFIX), q.scales().asByteBuffer());
+            writeAt(out, p.at(), q.blocks().asByteBuffer());
+            writeAt(out, p.scalesAt(), q.scales().asByteBuffer());
             return;
         }
         long expected = FloatTensor.elementCount(shape) * Float.BYTES;
@@ -306,7 +340,7 @@ public final class OnnxModel implements AutoCloseable {
                     + " bytes for shape " + Arrays.toString(shape) + ", got " + data.remaining());
         }
         // ONNX external data is little-endian, as is every machine ONNX Runtime runs on.
-        writeAt(out, offsets.get(name), data.order(ByteOrder.LITTLE_ENDIAN));
+        writeAt(out, p.at(), data.order(ByteOrder.LITTLE_ENDIAN));
     }
 
     private static long declaredLength(TensorProto t) {

@@ -35,7 +35,8 @@ public final class FluxTransformer {
     private final Linears linears;
     private Value ropeCos;
     private Value ropeSin;
-    private Value swapPairs;
+    /** RotaryEmbedding's position_ids of shape (1): token t of a sequence takes row t of the caches. */
+    private Value firstPosition;
 
     private FluxTransformer(FluxConfig c, Linears linears) {
         this.g = new GraphBuilder("flux_transformer");
@@ -69,10 +70,11 @@ public final class FluxTransformer {
         Value pooled = g.floatInput("pooled_projections", "batch", c.pooledDim());
         Value timestep = g.floatInput("timestep", "batch");
         Value guidance = c.guidanceEmbeds() ? g.floatInput("guidance", "batch") : null;
-        // (tokens, 1, headDim): broadcast over batch and heads of (B, tokens, heads, headDim)
-        ropeCos = unsqueeze(g.floatInput("rope_cos", "tokens", c.headDim()), 1);
-        ropeSin = unsqueeze(g.floatInput("rope_sin", "tokens", c.headDim()), 1);
-        swapPairs = g.constantLongs(1, 0);
+        // RotaryEmbedding's caches (tokens, headDim / 2): one cos and one sin per channel pair, the even columns of
+        // rope_cos and the odd (positive) ones of rope_sin
+        ropeCos = everyOtherColumn(g.floatInput("rope_cos", "tokens", c.headDim()), 0);
+        ropeSin = everyOtherColumn(g.floatInput("rope_sin", "tokens", c.headDim()), 1);
+        firstPosition = g.constantLongs(0);
 
         Value conditioning = conditioning(timestep, guidance, pooled);
         // every modulation reads SiLU(conditioning), (B, 1, hidden) so that its chunks broadcast over tokens
@@ -123,12 +125,12 @@ public final class FluxTransformer {
         Value txtNormed = modulate(txt, tm[0], tm[1]);
 
         String a = p + ".attn";
-        Value q = g.concat(1, headNormed(blockLinear(txtNormed, a + ".add_q_proj", hidden, hidden, true), a + ".norm_added_q"),
-                headNormed(blockLinear(imgNormed, a + ".to_q", hidden, hidden, true), a + ".norm_q"));
-        Value k = g.concat(1, headNormed(blockLinear(txtNormed, a + ".add_k_proj", hidden, hidden, true), a + ".norm_added_k"),
-                headNormed(blockLinear(imgNormed, a + ".to_k", hidden, hidden, true), a + ".norm_k"));
-        Value v = g.concat(1, blockLinear(txtNormed, a + ".add_v_proj", hidden, hidden, true),
-                blockLinear(imgNormed, a + ".to_v", hidden, hidden, true));
+        // q, k, v of each stream as one product over their stacked weights (BFL's qkv, as stored)
+        Value[] txtQkv = stacked(txtNormed, List.of(a + ".add_q_proj", a + ".add_k_proj", a + ".add_v_proj"), hidden, hidden, hidden);
+        Value[] imgQkv = stacked(imgNormed, List.of(a + ".to_q", a + ".to_k", a + ".to_v"), hidden, hidden, hidden);
+        Value q = g.concat(1, headNormed(txtQkv[0], a + ".norm_added_q"), headNormed(imgQkv[0], a + ".norm_q"));
+        Value k = g.concat(1, headNormed(txtQkv[1], a + ".norm_added_k"), headNormed(imgQkv[1], a + ".norm_k"));
+        Value v = g.concat(1, txtQkv[2], imgQkv[2]);
         Value attended = attention(q, k, v);
         Value imgAttn = blockLinear(tokensFrom(attended, textTokens), a + ".to_out.0", hidden, hidden, true);
         Value txtAttn = blockLinear(tokensBefore(attended, textTokens), a + ".to_add_out", hidden, hidden, true);
@@ -144,11 +146,13 @@ public final class FluxTransformer {
     private Value singleBlock(String p, Value x, Value act) {
         Value[] mod = g.split(blockLinear(act, p + ".norm.linear", hidden, 3 * hidden, true), -1, 3);
         Value normed = modulate(x, mod[0], mod[1]);
-        Value mlp = g.gelu(blockLinear(normed, p + ".proj_mlp", hidden, c.mlpHidden(), true), true);
         String a = p + ".attn";
-        Value q = headNormed(blockLinear(normed, a + ".to_q", hidden, hidden, true), a + ".norm_q");
-        Value k = headNormed(blockLinear(normed, a + ".to_k", hidden, hidden, true), a + ".norm_k");
-        Value v = blockLinear(normed, a + ".to_v", hidden, hidden, true);
+        // q, k, v and the MLP input as one product over their stacked weights (BFL's linear1, as stored)
+        Value[] parts = stacked(normed, List.of(a + ".to_q", a + ".to_k", a + ".to_v", p + ".proj_mlp"), hidden, hidden, hidden, c.mlpHidden());
+        Value mlp = g.gelu(parts[3], true);
+        Value q = headNormed(parts[0], a + ".norm_q");
+        Value k = headNormed(parts[1], a + ".norm_k");
+        Value v = parts[2];
         Value joined = g.concat(-1, attention(q, k, v), mlp);
         return g.add(x, g.mul(mod[2], blockLinear(joined, p + ".proj_out", hidden + c.mlpHidden(), hidden, true)));
     }
@@ -159,21 +163,28 @@ public final class FluxTransformer {
         return g.add(g.mul(normed, g.add(g.scalar(1f), scale)), shift);
     }
 
-    /** (B, T, hidden) projections as (B, T, heads, headDim), RMS-normalised per head. */
+    /** (B, T, hidden) projections RMS-normalised per head (as (B, T, heads, headDim)), back as (B, T, hidden). */
     private Value headNormed(Value x, String norm) {
-        return g.rmsNormLastAxis(g.reshape(x, 0, 0, c.heads(), c.headDim()), norm + ".weight", c.headDim(), NORM_EPS);
+        Value perHead = g.rmsNormLastAxis(g.reshape(x, 0, 0, c.heads(), c.headDim()), norm + ".weight", c.headDim(), NORM_EPS);
+        return g.reshape(perHead, 0, 0, hidden);
     }
 
-    /** Rotates q and k (B, T, heads, headDim) by position, attends, returns (B, T, hidden). */
+    /** Rotates q and k (B, T, hidden) by position, attends, returns (B, T, hidden). */
     private Value attention(Value q, Value k, Value v) {
-        return g.attention(g.reshape(rotate(q), 0, 0, hidden), g.reshape(rotate(k), 0, 0, hidden), v, c.heads());
+        return g.attention(rotate(q), rotate(k), v, c.heads());
     }
 
-    /** x * cos + (x[2i+1], x[2i]) * (-sin, sin): each channel pair rotated as a complex number. */
+    /**
+     * Each channel pair (x[2i], x[2i+1]) of every head rotated as a complex number by its token's angle:
+     * (x[2i] cos - x[2i+1] sin, x[2i+1] cos + x[2i] sin), in one pass (com.microsoft.RotaryEmbedding, interleaved pairs).
+     */
     private Value rotate(Value x) {
-        Value pairs = g.reshape(x, 0, 0, c.heads(), c.headDim() / 2, 2);
-        Value swapped = g.reshape(g.gather(pairs, swapPairs, -1), 0, 0, c.heads(), c.headDim());
-        return g.add(g.mul(x, ropeCos), g.mul(swapped, ropeSin));
+        return g.msOp("RotaryEmbedding", List.of(x, firstPosition, ropeCos, ropeSin), "interleaved", 1L, "num_heads", (long) c.heads());
+    }
+
+    /** Columns first, first + 2, ... of a (tokens, columns) table. */
+    private Value everyOtherColumn(Value table, long first) {
+        return g.op("Slice", List.of(table, g.constantLongs(first), g.constantLongs(TO_THE_END), g.constantLongs(1), g.constantLongs(2)));
     }
 
     private static final long TO_THE_END = Long.MAX_VALUE;
@@ -197,6 +208,11 @@ public final class FluxTransformer {
     /** A linear layer of a block: quantized in the int8/int4 weight modes. */
     private Value blockLinear(Value x, String prefix, long in, long out, boolean bias) {
         return linears.linear(g, x, prefix, in, out, bias);
+    }
+
+    /** Linear layers (with biases) of one input, as one product over their stacked weights: quantized in the int8/int4 modes. */
+    private Value[] stacked(Value x, List<String> prefixes, long... outs) {
+        return linears.stackedLinear(g, x, prefixes, hidden, outs, true);
     }
 
     private Value unsqueeze(Value x, long axis) {
