@@ -22,7 +22,6 @@ import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Optional;
-import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * FLUX.1 text-to-image (schnell's recipe: no guidance, flow-matching Euler) on the real-size random-weight
@@ -122,38 +121,6 @@ public final class FluxBench {
                 mode, s.width(), s.height(), best, stepFlops / 1e12, gflops, 100 * gflops / peak, peak, text, decode, load,
                 gib(peakRss), gib(peakAnonymous));
         out.flush();
-    }
-
-    /** Samples the anonymous resident memory every 100 ms on a daemon thread, keeping the highest. */
-    private static final class AnonymousPeak {
-        private final AtomicLong peak = new AtomicLong(MemoryUsage.anonymousRssBytes());
-        private volatile boolean running = true;
-        private Thread thread;
-
-        static AnonymousPeak start() {
-            AnonymousPeak p = new AnonymousPeak();
-            p.thread = Thread.ofPlatform().daemon().name("anonymous-rss-sampler").start(() -> {
-                while (p.running) {
-                    p.peak.accumulateAndGet(MemoryUsage.anonymousRssBytes(), Math::max);
-                    try {
-                        Thread.sleep(100);
-                    } catch (InterruptedException e) {
-                        return;
-                    }
-                }
-            });
-            return p;
-        }
-
-        long peak() {
-            return peak.accumulateAndGet(MemoryUsage.anonymousRssBytes(), Math::max);
-        }
-
-        long stop() {
-            running = false;
-            thread.interrupt();
-            return peak();
-        }
     }
 
     private static long usableSpace(Path cache) {

@@ -1,0 +1,35 @@
+package dev.easel.diffusion.bench;
+
+import java.util.concurrent.atomic.AtomicLong;
+
+/** Samples the anonymous resident memory every 100 ms on a daemon thread, keeping the highest. */
+final class AnonymousPeak {
+    private final AtomicLong peak = new AtomicLong(MemoryUsage.anonymousRssBytes());
+    private volatile boolean running = true;
+    private Thread thread;
+
+    static AnonymousPeak start() {
+        AnonymousPeak p = new AnonymousPeak();
+        p.thread = Thread.ofPlatform().daemon().name("anonymous-rss-sampler").start(() -> {
+            while (p.running) {
+                p.peak.accumulateAndGet(MemoryUsage.anonymousRssBytes(), Math::max);
+                try {
+                    Thread.sleep(100);
+                } catch (InterruptedException e) {
+                    return;
+                }
+            }
+        });
+        return p;
+    }
+
+    long peak() {
+        return peak.accumulateAndGet(MemoryUsage.anonymousRssBytes(), Math::max);
+    }
+
+    long stop() {
+        running = false;
+        thread.interrupt();
+        return peak();
+    }
+}
