@@ -5,6 +5,7 @@ import java.util.concurrent.atomic.AtomicLong;
 /** Samples the anonymous resident memory every 100 ms on a daemon thread, keeping the highest. */
 final class AnonymousPeak {
     private final AtomicLong peak = new AtomicLong(MemoryUsage.anonymousRssBytes());
+    private final AtomicLong period = new AtomicLong(MemoryUsage.anonymousRssBytes());
     private volatile boolean running = true;
     private Thread thread;
 
@@ -21,6 +22,12 @@ final class AnonymousPeak {
             }
         });
         return p;
+    }
+
+    /** The peak since the last call (or the start), and a new period from now. */
+    long peakAndRestart() {
+        long now = MemoryUsage.anonymousRssBytes();
+        return Math.max(period.getAndSet(now), now);
     }
 
     long peak() {
