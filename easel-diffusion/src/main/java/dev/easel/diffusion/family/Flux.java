@@ -179,21 +179,24 @@ public final class Flux {
     }
 
     /**
-     * Room kept for what the weights' own size does not count: ONNX Runtime's repacking of the quantized blocks
-     * for its kernels (measured: an fp32 block sum per block beside each scale) and the activations of a
-     * 1024x1024 step.
+     * Room kept beside the weights while T5 encodes (T5 is loaded only then, when the model is quantized): its
+     * activations (0.1 GiB at 256 tokens, measured), the Java heap, the rest of the system.
      */
     static final long HEADROOM = 3L << 30;
 
     /**
-     * T5's mode: the model's, except that an int8 model runs T5 in int4 when the transformer and T5, both int8, would
-     * not fit the memory available with {@link #HEADROOM} to spare (a full-size FLUX.1: 13.4 GB of int8 transformer
-     * blocks, 5.4 GB of int8 T5 before repacking, about 20 GiB once repacked; T5 in int4: 3 GB). Said in the log.
+     * T5's mode: the model's, except that an int8 model runs T5 in int4 when the transformer and T5, both int8 and
+     * repacked as loaded ({@link MemoryCheck#residentBytes}), would not fit the memory available with
+     * {@link #HEADROOM} to spare (a full-size FLUX.1: about 14 GiB of transformer and 6 GiB of T5-XXL in int8,
+     * 3.7 GiB for T5 in int4). Said in the log.
      */
     static WeightMode t5Mode(Parts parts, WeightMode mode, String model) {
-        if (mode != WeightMode.INT8 || MemoryCheck.fits(bytes(parts, mode) + HEADROOM)) return mode;
-        System.getLogger(Flux.class.getName()).log(System.Logger.Level.INFO, "{0}: int8 weights with T5 in int8 need more "
-                + "memory than this machine has available; T5 runs with int4 weights", model);
+        if (mode != WeightMode.INT8) return mode;
+        long int8 = MemoryCheck.residentBytes(FluxTransformer.graph(parts.transformer(), linears(mode)), mode)
+                + MemoryCheck.residentBytes(T5Encoder.graph(parts.t5(), linears(mode)), mode) + fp32PartsBytes(parts);
+        if (MemoryCheck.fits(int8 + HEADROOM)) return mode;
+        LOG.log(System.Logger.Level.INFO, "{0}: int8 weights with T5 in int8 need more memory than this machine has "
+                + "available; T5 runs with int4 weights", model);
         return WeightMode.INT4;
     }
 
