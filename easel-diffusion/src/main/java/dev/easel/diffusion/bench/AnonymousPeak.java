@@ -13,7 +13,9 @@ final class AnonymousPeak {
         AnonymousPeak p = new AnonymousPeak();
         p.thread = Thread.ofPlatform().daemon().name("anonymous-rss-sampler").start(() -> {
             while (p.running) {
-                p.peak.accumulateAndGet(MemoryUsage.anonymousRssBytes(), Math::max);
+                long now = MemoryUsage.anonymousRssBytes();
+                p.peak.accumulateAndGet(now, Math::max);
+                p.period.accumulateAndGet(now, Math::max);
                 try {
                     Thread.sleep(100);
                 } catch (InterruptedException e) {
