@@ -50,7 +50,7 @@ public final class FluxComponentBench {
             }
             out.printf("%s: %.3f G values (%.2f GiB as fp32); %s weights; activation arena %s%n", component, values / 1e9,
                     gib(values * 4), component.equals("transformer") || component.equals("t5") ? mode : "fp32",
-                    options.activationArena() ? "on" : "off");
+                    Boolean.FALSE.equals(options.activationArena()) ? "off" : "on");
             snapshot(out, "before load");
             long start = System.nanoTime();
             AnonymousPeak peak = AnonymousPeak.start();

@@ -243,7 +243,7 @@ public final class Flux {
             RuntimeOptions options = chosen.prepackOr(false);
             RuntimeOptions fp32Parts = chosen.withWeights(WeightMode.FP32).prepackOr(false);
             // Quantized: the big sessions give their activations back after each run (see above).
-            RuntimeOptions big = mode.quantized() ? options.withActivationArena(false) : options;
+            RuntimeOptions big = options.activationArenaOr(!mode.quantized());
             FluxDenoiser denoiser;
             try (WeightSource w = parts.weights("transformer")) {
                 denoiser = built.add(new FluxDenoiser(parts.transformer(), w, big));
@@ -265,7 +265,7 @@ public final class Flux {
             }
             VaeCodec vae;
             try (WeightSource w = parts.weights("vae")) {
-                vae = built.add(new VaeCodec(parts.vae(), w, mode.quantized() ? fp32Parts.withActivationArena(false) : fp32Parts));
+                vae = built.add(new VaeCodec(parts.vae(), w, fp32Parts.activationArenaOr(!mode.quantized())));
             }
             ClipTextEncoder clip;
             try (WeightSource w = parts.weights("text_encoder")) {

@@ -19,13 +19,14 @@ import java.nio.file.Path;
  * @param accuracyLevel  MatMulNBits' accuracy_level for quantized layers: 4 (the default) computes with int8
  *                       activations on the integer (VNNI) kernels, 0 in fp32 over the dequantized weights
  * @param cache          where prepared (converted and optimized) models are kept between loads, or null for none
- * @param activationArena keep activation memory in ONNX Runtime's arena between runs (the default: no allocation
- *                       per run). Off, each run's activations are allocated and freed with the run, so the memory
- *                       goes back to the system for the next stage: for the largest models, whose step activations
- *                       (gigabytes) an arena would otherwise hold beside the weights until the session closes.
+ * @param activationArena keep activation memory in ONNX Runtime's arena between runs (no allocation per run). Off,
+ *                       each run's activations are allocated and freed with the run, so the memory goes back to the
+ *                       system for the next stage: for the largest models, whose step activations (gigabytes) an
+ *                       arena would otherwise hold beside the weights until the session closes. Null leaves the
+ *                       choice to the model family ({@link #activationArenaOr}); on where nobody chooses.
  */
 public record RuntimeOptions(int threads, Boolean prepackWeights, Path profileFolder, WeightMode weights, int accuracyLevel,
-                             PreparedModelCache cache, boolean activationArena) {
+                             PreparedModelCache cache, Boolean activationArena) {
     /** int8 activations and integer kernels: the fast path on CPUs with VNNI. */
     public static final int DEFAULT_ACCURACY_LEVEL = 4;
 
@@ -38,7 +39,7 @@ public record RuntimeOptions(int threads, Boolean prepackWeights, Path profileFo
     }
 
     public static RuntimeOptions defaults() {
-        return new RuntimeOptions(Runtime.getRuntime().availableProcessors(), null, null, null, DEFAULT_ACCURACY_LEVEL, null, true);
+        return new RuntimeOptions(Runtime.getRuntime().availableProcessors(), null, null, null, DEFAULT_ACCURACY_LEVEL, null, null);
     }
 
     /** These options loading through {@code cache} (null: no cache). */
@@ -46,9 +47,14 @@ public record RuntimeOptions(int threads, Boolean prepackWeights, Path profileFo
         return new RuntimeOptions(threads, prepackWeights, profileFolder, weights, accuracyLevel, cache, activationArena);
     }
 
-    /** These options with activation memory kept between runs ({@code true}, the default) or freed after each. */
+    /** These options with activation memory kept between runs ({@code true}) or freed after each. */
     public RuntimeOptions withActivationArena(boolean on) {
         return new RuntimeOptions(threads, prepackWeights, profileFolder, weights, accuracyLevel, cache, on);
+    }
+
+    /** These options with the arena choice made: the caller's if it made one, else {@code familyDefault}. */
+    public RuntimeOptions activationArenaOr(boolean familyDefault) {
+        return activationArena != null ? this : withActivationArena(familyDefault);
     }
 
     public RuntimeOptions withThreads(int n) {

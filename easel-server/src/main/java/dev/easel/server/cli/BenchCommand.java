@@ -50,9 +50,10 @@ public final class BenchCommand implements Callable<Integer> {
             + "report its memory after loading and over one run at --size (where a model's memory goes).")
     String component;
 
-    @Option(names = "--no-activation-arena", description = "Free each run's activation memory after the run instead of keeping "
-            + "it in ONNX Runtime's arena.")
-    boolean noActivationArena;
+    @Option(names = "--activation-arena", negatable = true, description = "Keep each run's activation memory in ONNX Runtime's "
+            + "arena (--activation-arena) or free it after the run (--no-activation-arena); default: the family's choice "
+            + "(freed for quantized FLUX.1 and SDXL).")
+    Boolean activationArena;
 
     @Option(names = "--no-prepack", description = "Keep ONNX Runtime from repacking weights (less memory).")
     boolean noPrepack;
@@ -79,7 +80,7 @@ public final class BenchCommand implements Callable<Integer> {
             return 0;
         }
         RuntimeOptions options = runtime.options(spec, noPrepack);
-        if (noActivationArena) options = options.withActivationArena(false);
+        if (activationArena != null) options = options.withActivationArena(activationArena);
         if (cacheDir != null) options = options.withCache(dev.easel.engine.runtime.PreparedModelCache.open(cacheDir, 0));
         switch (model) {
             case "sd15" -> {
