@@ -22,7 +22,6 @@ import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Optional;
-import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * FLUX.1 text-to-image (schnell's recipe: no guidance, flow-matching Euler) on the real-size random-weight
@@ -66,6 +65,7 @@ public final class FluxBench {
 
         AnonymousPeak anonymous = AnonymousPeak.start();
         Map<String, Double> at = new LinkedHashMap<>();
+        Map<String, Long> phasePeaks = new LinkedHashMap<>();
         long loadStart = System.nanoTime();
         double load;
         String mode;
@@ -77,15 +77,21 @@ public final class FluxBench {
             out.flush();
             GenerationRequest request = new GenerationRequest("a photograph of an astronaut riding a horse", null,
                     s.width(), s.height(), s.steps(), 0f, "euler", 42, 1, Optional.empty(), 1f, Optional.empty());
+            anonymous.peakAndRestart();
             long runStart = System.nanoTime();
             pipeline.generate(request, ProgressListener.NONE, new TorchGenerator(42), new PipelineTrace() {
                 @Override
                 public void record(String name, FloatTensor value) {
                     at.putIfAbsent(name, seconds(runStart));
-                    if (name.endsWith(".model_out") || name.equals("model_in.encoder_hidden_states")) {
-                        out.printf("  %s at %.1f s (RSS %.2f GiB, anonymous %.2f GiB)%n", name, seconds(runStart),
-                                gib(MemoryUsage.rssBytes()), gib(MemoryUsage.anonymousRssBytes()));
+                    if (name.endsWith(".model_out") || name.equals("model_in.encoder_hidden_states") || name.equals("vae_decoder.output")) {
+                        // the peak of the phase that ends here: text encoding, a step, the decode
+                        long phasePeak = anonymous.peakAndRestart();
+                        phasePeaks.put(name, phasePeak);
+                        out.printf("  %s at %.1f s (RSS %.2f GiB, anonymous %.2f GiB; peak anonymous since the last mark %.2f GiB)%n",
+                                name, seconds(runStart), gib(MemoryUsage.rssBytes()), gib(MemoryUsage.anonymousRssBytes()), gib(phasePeak));
                         out.flush();
+                    } else if (name.equals("step0.model_in.hidden_states")) {
+                        anonymous.peakAndRestart();
                     }
                 }
             });
@@ -107,13 +113,16 @@ public final class FluxBench {
                 mode, s.steps());
         out.printf("FMA peak (best of the measurements before and after): %.1f GFLOP/s%n", peak);
         out.printf("load: %.1f s%n", load);
-        out.printf("text encoding (CLIP-L + T5, %.2f TFLOP in T5): %.2f s = %.0f GFLOP/s%n", t5Flops / 1e12, text, t5Flops / text / 1e9);
+        out.printf("text encoding (CLIP-L + T5, %.2f TFLOP in T5; T5's load included where it is loaded for each prompt): %.2f s "
+                + "= %.0f GFLOP/s; peak anonymous memory %.2f GiB%n", t5Flops / 1e12, text, t5Flops / text / 1e9,
+                gib(phasePeaks.getOrDefault("model_in.encoder_hidden_states", -1L)));
         double best = Double.MAX_VALUE;
         for (int i = 0; i < step.length; i++) {
-            out.printf("transformer step %d: %.2f s%n", i, step[i]);
+            out.printf("transformer step %d: %.2f s, peak anonymous memory %.2f GiB%n", i, step[i],
+                    gib(phasePeaks.getOrDefault("step" + i + ".model_out", -1L)));
             if (i > 0 || step.length == 1) best = Math.min(best, step[i]);
         }
-        out.printf("VAE decode: %.2f s%n", decode);
+        out.printf("VAE decode: %.2f s, peak anonymous memory %.2f GiB%n", decode, gib(phasePeaks.getOrDefault("vae_decoder.output", -1L)));
         out.printf("peak RSS: %.2f GiB (high-water mark, mapped checkpoint pages included); peak anonymous memory: %.2f GiB (sampled)%n",
                 gib(peakRss), gib(peakAnonymous));
         double gflops = stepFlops / best / 1e9;
@@ -122,38 +131,6 @@ public final class FluxBench {
                 mode, s.width(), s.height(), best, stepFlops / 1e12, gflops, 100 * gflops / peak, peak, text, decode, load,
                 gib(peakRss), gib(peakAnonymous));
         out.flush();
-    }
-
-    /** Samples the anonymous resident memory every 100 ms on a daemon thread, keeping the highest. */
-    private static final class AnonymousPeak {
-        private final AtomicLong peak = new AtomicLong(MemoryUsage.anonymousRssBytes());
-        private volatile boolean running = true;
-        private Thread thread;
-
-        static AnonymousPeak start() {
-            AnonymousPeak p = new AnonymousPeak();
-            p.thread = Thread.ofPlatform().daemon().name("anonymous-rss-sampler").start(() -> {
-                while (p.running) {
-                    p.peak.accumulateAndGet(MemoryUsage.anonymousRssBytes(), Math::max);
-                    try {
-                        Thread.sleep(100);
-                    } catch (InterruptedException e) {
-                        return;
-                    }
-                }
-            });
-            return p;
-        }
-
-        long peak() {
-            return peak.accumulateAndGet(MemoryUsage.anonymousRssBytes(), Math::max);
-        }
-
-        long stop() {
-            running = false;
-            thread.interrupt();
-            return peak();
-        }
     }
 
     private static long usableSpace(Path cache) {

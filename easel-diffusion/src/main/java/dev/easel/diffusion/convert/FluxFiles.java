@@ -132,7 +132,23 @@ public final class FluxFiles implements AutoCloseable {
      * are 4-bit blocks (Q4_0, Q4_1, Q4_K), int8 where they are wider blocks; empty for a float file.
      */
     public Optional<WeightMode> storedMode() {
-        if (!(transformerFile instanceof GgufFile gguf)) return Optional.empty();
+        return transformerFile instanceof GgufFile gguf ? storedMode(gguf) : Optional.empty();
+    }
+
+    /**
+     * As {@link #storedMode()} for a transformer file alone, read from its header (what a model list shows before
+     * loading): empty for a file that is not GGUF.
+     *
+     * @throws WeightsException when the GGUF cannot be read
+     */
+    public static Optional<WeightMode> storedMode(Path transformer) {
+        if (!isGguf(transformer)) return Optional.empty();
+        try (GgufFile gguf = GgufFile.open(transformer)) {
+            return storedMode(gguf);
+        }
+    }
+
+    private static Optional<WeightMode> storedMode(GgufFile gguf) {
         long fourBit = 0;
         long wider = 0;
         for (GgufTensor t : gguf.tensors()) {

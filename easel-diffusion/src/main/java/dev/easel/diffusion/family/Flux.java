@@ -49,6 +49,7 @@ public final class Flux {
     public static final int DEV_TEXT_TOKENS = 512;
     public static final ModelDefaults SCHNELL_DEFAULTS = ModelFamily.FLUX.defaults();
     public static final ModelDefaults DEV_DEFAULTS = SCHNELL_DEFAULTS.withSteps(28).withGuidanceScale(3.5f);
+    private static final System.Logger LOG = System.getLogger(Flux.class.getName());
     private static final List<String> COMPONENTS = List.of("transformer", "text_encoder_2", "vae", "text_encoder");
 
     private Flux() {
@@ -149,15 +150,22 @@ public final class Flux {
 
     /** Bytes the model's weights take loaded in {@code mode}: quantized layers at their block size, the rest fp32. */
     private static long bytes(Parts parts, WeightMode mode) {
-        return bytes(parts, mode, mode);
+        return transformerBytes(parts, mode) + t5Bytes(parts, mode) + fp32PartsBytes(parts);
     }
 
-    /** As {@link #bytes(Parts, WeightMode)} with T5 in a mode of its own. */
-    private static long bytes(Parts parts, WeightMode mode, WeightMode t5Mode) {
-        Linears linears = RuntimeOptions.defaults().withPrepack(true).withWeights(mode).linears();
-        Linears t5Linears = RuntimeOptions.defaults().withPrepack(true).withWeights(t5Mode).linears();
-        long bytes = MemoryCheck.loadedBytes(FluxTransformer.graph(parts.transformer(), linears), mode)
-                + MemoryCheck.loadedBytes(T5Encoder.graph(parts.t5(), t5Linears), t5Mode);
+    /** The transformer's weights as handed to ONNX Runtime in {@code mode} (blocks and scales, the rest fp32). */
+    private static long transformerBytes(Parts parts, WeightMode mode) {
+        return MemoryCheck.loadedBytes(FluxTransformer.graph(parts.transformer(), linears(mode)), mode);
+    }
+
+    /** T5's weights as handed to ONNX Runtime in {@code mode}. */
+    private static long t5Bytes(Parts parts, WeightMode mode) {
+        return MemoryCheck.loadedBytes(T5Encoder.graph(parts.t5(), linears(mode)), mode);
+    }
+
+    /** The autoencoder and CLIP-L, fp32 in every mode. */
+    private static long fp32PartsBytes(Parts parts) {
+        long bytes = 0;
         for (String component : List.of("vae", "text_encoder")) {
             try (WeightSource w = parts.weights(component)) {
                 bytes += MemoryCheck.fp32Bytes(w);
@@ -166,22 +174,37 @@ public final class Flux {
         return bytes;
     }
 
+    private static Linears linears(WeightMode mode) {
+        return RuntimeOptions.defaults().withPrepack(true).withWeights(mode).linears();
+    }
+
     /**
-     * Room kept for what the weights' own size does not count: ONNX Runtime's repacked int8 blocks (about 7% over
-     * the blocks: measured 1.21 bytes per value for T5-XXL) and the activations of a 1024x1024 step.
+     * Room kept beside the weights while T5 encodes (T5 is loaded only then, when the model is quantized): its
+     * activations (0.1 GiB at 256 tokens, measured), the Java heap, the rest of the system.
      */
     static final long HEADROOM = 3L << 30;
 
     /**
-     * T5's mode: the model's, except that an int8 model that does not fit the memory available with {@link #HEADROOM}
-     * to spare runs T5 in int4 (a full-size FLUX.1 in int8: 14.3 GB of repacked transformer and 5.8 GB of T5, more
-     * than a 24 GB machine has beside its activations; T5 in int4 takes 2.9 GB). Said in the log.
+     * T5's mode: the model's, except that an int8 model runs T5 in int4 when the transformer and T5, both int8 and
+     * repacked as loaded ({@link MemoryCheck#residentBytes}), would not fit the memory available with
+     * {@link #HEADROOM} to spare (a full-size FLUX.1: about 14 GiB of transformer and 6 GiB of T5-XXL in int8,
+     * 3.7 GiB for T5 in int4). Said in the log.
      */
     static WeightMode t5Mode(Parts parts, WeightMode mode, String model) {
-        if (mode != WeightMode.INT8 || MemoryCheck.fits(bytes(parts, mode) + HEADROOM)) return mode;
-        System.getLogger(Flux.class.getName()).log(System.Logger.Level.INFO, "{0}: int8 weights with T5 in int8 need more "
-                + "memory than this machine has available; T5 runs with int4 weights", model);
+        if (mode != WeightMode.INT8) return mode;
+        long int8 = MemoryCheck.residentBytes(FluxTransformer.graph(parts.transformer(), linears(mode)), mode)
+                + MemoryCheck.residentBytes(T5Encoder.graph(parts.t5(), linears(mode)), mode) + fp32PartsBytes(parts);
+        if (MemoryCheck.fits(int8 + HEADROOM)) return mode;
+        LOG.log(System.Logger.Level.INFO, "{0}: int8 weights with T5 in int8 need more memory than this machine has "
+                + "available; T5 runs with int4 weights", model);
         return WeightMode.INT4;
+    }
+
+    /** T5 loaded again from the model's files (with a prepared-model cache: mapped from its entry). */
+    private static T5TextEncoder reloadT5(DetectedCheckpoint checkpoint, ModelFiles files, RuntimeOptions options) {
+        try (Parts parts = open(checkpoint, files); WeightSource w = parts.weights("text_encoder_2")) {
+            return new T5TextEncoder(parts.t5(), w, "text_encoder_2", options);
+        }
     }
 
     /** The variant's own schedule: schnell unshifted, dev shifted with the image's token count. */
@@ -197,6 +220,12 @@ public final class Flux {
      * fixtures check), else int8 (a full-size FLUX.1 needs 67 GB in fp32, about 19 GB in int8: the community's
      * choice for CPUs, and with int8 compute faster than fp32). The transformer's blocks and T5's linears are
      * quantized; the rest stays fp32.
+     *
+     * <p>Memory, where the weights are quantized (memory is what this model is short of): T5 is loaded only while it
+     * encodes ({@link T5Slot}; its weights are checked against the model now), so that the transformer's step and
+     * the VAE's decode do not share the machine with it; and the transformer and the VAE free their activations
+     * after each run instead of keeping them in ONNX Runtime's arena, so that each stage has the memory the previous
+     * one used. In fp32 everything stays loaded, as before.
      */
     public static DiffusionPipeline load(DetectedCheckpoint checkpoint, ModelFiles files, RuntimeOptions requested) {
         ComponentsLoaded built = new ComponentsLoaded();
@@ -207,23 +236,36 @@ public final class Flux {
             WeightMode mode = requested.weights() != null ? requested.weights()
                     : parts.storedMode().orElse(MemoryCheck.fits(fp32) ? WeightMode.FP32 : WeightMode.INT8);
             WeightMode t5Mode = t5Mode(parts, mode, model);
-            MemoryCheck.requireFits(model, mode, bytes(parts, mode, t5Mode));
+            MemoryCheck.requireFits(model, mode, transformerBytes(parts, mode) + t5Bytes(parts, t5Mode) + fp32PartsBytes(parts));
             // No GEMM repacking in fp32: at full size the transformer alone holds 48 GB of fp32 weights. Quantized
             // layers prepack (their kernels need it), so the quantized networks do; CLIP-L and the VAE need not.
             RuntimeOptions chosen = requested.withWeights(mode);
             RuntimeOptions options = chosen.prepackOr(false);
             RuntimeOptions fp32Parts = chosen.withWeights(WeightMode.FP32).prepackOr(false);
+            // Quantized: the big sessions give their activations back after each run (see above).
+            RuntimeOptions big = options.activationArenaOr(!mode.quantized());
             FluxDenoiser denoiser;
             try (WeightSource w = parts.weights("transformer")) {
-                denoiser = built.add(new FluxDenoiser(parts.transformer(), w, options));
+                denoiser = built.add(new FluxDenoiser(parts.transformer(), w, big));
             }
-            T5TextEncoder t5;
-            try (WeightSource w = parts.weights("text_encoder_2")) {
-                t5 = built.add(new T5TextEncoder(parts.t5(), w, "text_encoder_2", options.withWeights(t5Mode)));
+            RuntimeOptions t5Options = options.withWeights(t5Mode);
+            T5Slot t5;
+            if (mode.quantized()) {
+                try (WeightSource w = parts.weights("text_encoder_2")) {
+                    ComponentLoader.validate("text_encoder_2", T5Encoder.graph(parts.t5(), t5Options.linears()).weights(),
+                            T5TextEncoder.withSharedEmbedding(w));
+                }
+                t5 = built.add(T5Slot.onDemand(() -> reloadT5(checkpoint, files, t5Options), t5Bytes(parts, t5Mode)));
+                LOG.log(System.Logger.Level.INFO, "{0}: T5 ({1} weights) is loaded to encode each prompt and closed after it",
+                        model, t5Mode);
+            } else {
+                try (WeightSource w = parts.weights("text_encoder_2")) {
+                    t5 = built.add(T5Slot.kept(new T5TextEncoder(parts.t5(), w, "text_encoder_2", t5Options)));
+                }
             }
             VaeCodec vae;
             try (WeightSource w = parts.weights("vae")) {
-                vae = built.add(new VaeCodec(parts.vae(), w, fp32Parts));
+                vae = built.add(new VaeCodec(parts.vae(), w, fp32Parts.activationArenaOr(!mode.quantized())));
             }
             ClipTextEncoder clip;
             try (WeightSource w = parts.weights("text_encoder")) {

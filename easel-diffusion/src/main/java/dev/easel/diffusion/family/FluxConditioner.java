@@ -2,7 +2,6 @@ package dev.easel.diffusion.family;
 
 import dev.easel.diffusion.model.clip.ClipTextEncoder;
 import dev.easel.diffusion.model.flux.FluxDenoiser;
-import dev.easel.diffusion.model.t5.T5TextEncoder;
 import dev.easel.diffusion.pipeline.Batching;
 import dev.easel.diffusion.pipeline.Guidance;
 import dev.easel.diffusion.pipeline.LatentFormat;
@@ -19,17 +18,18 @@ import java.util.Map;
  * transformer attends to, CLIP-L's pooled output as the global vector, the position ids of text (zeros) and image
  * tokens (0, row, column of each 2x2 patch), and, for guidance-distilled models, the guidance scale. FLUX.1 has no
  * classifier-free guidance, so a negative prompt is not used (as in the reference pipeline). Every input has the
- * batch on its first axis, the ids too (the same rows repeated), so that requests merge like any others.
+ * batch on its first axis, the ids too (the same rows repeated), so that requests merge like any others. T5 may be
+ * loaded only while it encodes ({@link T5Slot}).
  */
 public final class FluxConditioner implements PromptConditioner {
     private static final int PATCH = 2;
 
     private final ClipTextEncoder clip;
     private final T5Tokenizer t5Tokenizer;
-    private final T5TextEncoder t5;
+    private final T5Slot t5;
     private final int textTokens;
 
-    public FluxConditioner(ClipTextEncoder clip, T5Tokenizer t5Tokenizer, T5TextEncoder t5, int textTokens) {
+    public FluxConditioner(ClipTextEncoder clip, T5Tokenizer t5Tokenizer, T5Slot t5, int textTokens) {
         this.clip = clip;
         this.t5Tokenizer = t5Tokenizer;
         this.t5 = t5;
@@ -85,6 +85,7 @@ public final class FluxConditioner implements PromptConditioner {
         return out;
     }
 
+    /** CLIP-L's and T5's weights, T5's counted also when it is loaded only for encoding (it needs the room then). */
     @Override
     public long weightBytes() {
         return clip.weightBytes() + t5.weightBytes();

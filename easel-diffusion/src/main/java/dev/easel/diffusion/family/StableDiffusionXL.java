@@ -166,10 +166,14 @@ public final class StableDiffusionXL {
         ComponentsLoaded built = new ComponentsLoaded();
         try (StableDiffusionParts parts = open(checkpoint)) {
             // Largest first: while a component loads, its weights are briefly held twice.
-            UNetDenoiser denoiser = built.add(parts.loadUNet(options));
+            // Quantized weights are asked for where memory is short: the UNet and the VAE then give their activations
+            // back after each run instead of keeping them in ONNX Runtime's arena, so that the 1024x1024 decode (about
+            // 3 GiB, measured) does not come on top of the UNet's step memory.
+            boolean release = options.weightMode().quantized();
+            UNetDenoiser denoiser = built.add(parts.loadUNet(options.activationArenaOr(!release)));
             ClipTextEncoder clipG = built.add(parts.loadTextEncoder(parts.textEncoders().get(1), fp32Parts));
             ClipTextEncoder clipL = built.add(parts.loadTextEncoder(parts.textEncoders().get(0), fp32Parts));
-            VaeCodec codec = built.add(parts.loadVae(fp32Parts));
+            VaeCodec codec = built.add(parts.loadVae(fp32Parts.activationArenaOr(!release)));
             return new DiffusionPipeline(ModelFamily.SDXL, new DualClipConditioner(clipL, clipG), denoiser, codec,
                     LatentFormat.spatial((int) parts.vae().latentChannels()), Guidance.Kind.CLASSIFIER_FREE,
                     parts.samplers(), parts.defaults(), options.weightMode());

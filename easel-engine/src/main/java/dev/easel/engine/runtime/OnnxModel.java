@@ -244,6 +244,7 @@ public final class OnnxModel implements AutoCloseable {
             so.setInterOpNumThreads(1);
             so.setOptimizationLevel(level);
             so.addConfigEntry("session.disable_prepacking", Boolean.FALSE.equals(options.prepackWeights()) ? "1" : "0");
+            if (Boolean.FALSE.equals(options.activationArena())) so.setCPUArenaAllocator(false);
             return so;
         } catch (OrtException | RuntimeException e) {
             so.close();

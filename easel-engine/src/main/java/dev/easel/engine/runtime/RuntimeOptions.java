@@ -19,9 +19,14 @@ import java.nio.file.Path;
  * @param accuracyLevel  MatMulNBits' accuracy_level for quantized layers: 4 (the default) computes with int8
  *                       activations on the integer (VNNI) kernels, 0 in fp32 over the dequantized weights
  * @param cache          where prepared (converted and optimized) models are kept between loads, or null for none
+ * @param activationArena keep activation memory in ONNX Runtime's arena between runs (no allocation per run). Off,
+ *                       each run's activations are allocated and freed with the run, so the memory goes back to the
+ *                       system for the next stage: for the largest models, whose step activations (gigabytes) an
+ *                       arena would otherwise hold beside the weights until the session closes. Null leaves the
+ *                       choice to the model family ({@link #activationArenaOr}); on where nobody chooses.
  */
 public record RuntimeOptions(int threads, Boolean prepackWeights, Path profileFolder, WeightMode weights, int accuracyLevel,
-                             PreparedModelCache cache) {
+                             PreparedModelCache cache, Boolean activationArena) {
     /** int8 activations and integer kernels: the fast path on CPUs with VNNI. */
     public static final int DEFAULT_ACCURACY_LEVEL = 4;
 
@@ -34,20 +39,30 @@ public record RuntimeOptions(int threads, Boolean prepackWeights, Path profileFo
     }
 
     public static RuntimeOptions defaults() {
-        return new RuntimeOptions(Runtime.getRuntime().availableProcessors(), null, null, null, DEFAULT_ACCURACY_LEVEL, null);
+        return new RuntimeOptions(Runtime.getRuntime().availableProcessors(), null, null, null, DEFAULT_ACCURACY_LEVEL, null, null);
     }
 
     /** These options loading through {@code cache} (null: no cache). */
     public RuntimeOptions withCache(PreparedModelCache cache) {
-        return new RuntimeOptions(threads, prepackWeights, profileFolder, weights, accuracyLevel, cache);
+        return new RuntimeOptions(threads, prepackWeights, profileFolder, weights, accuracyLevel, cache, activationArena);
+    }
+
+    /** These options with activation memory kept between runs ({@code true}) or freed after each. */
+    public RuntimeOptions withActivationArena(boolean on) {
+        return new RuntimeOptions(threads, prepackWeights, profileFolder, weights, accuracyLevel, cache, on);
+    }
+
+    /** These options with the arena choice made: the caller's if it made one, else {@code familyDefault}. */
+    public RuntimeOptions activationArenaOr(boolean familyDefault) {
+        return activationArena != null ? this : withActivationArena(familyDefault);
     }
 
     public RuntimeOptions withThreads(int n) {
-        return new RuntimeOptions(n, prepackWeights, profileFolder, weights, accuracyLevel, cache);
+        return new RuntimeOptions(n, prepackWeights, profileFolder, weights, accuracyLevel, cache, activationArena);
     }
 
     public RuntimeOptions withPrepack(boolean on) {
-        return new RuntimeOptions(threads, on, profileFolder, weights, accuracyLevel, cache);
+        return new RuntimeOptions(threads, on, profileFolder, weights, accuracyLevel, cache, activationArena);
     }
 
     /**
@@ -60,16 +75,16 @@ public record RuntimeOptions(int threads, Boolean prepackWeights, Path profileFo
     }
 
     public RuntimeOptions withProfiling(Path folder) {
-        return new RuntimeOptions(threads, prepackWeights, folder, weights, accuracyLevel, cache);
+        return new RuntimeOptions(threads, prepackWeights, folder, weights, accuracyLevel, cache, activationArena);
     }
 
     /** These options with the weight mode {@code mode} (null: the family's choice). */
     public RuntimeOptions withWeights(WeightMode mode) {
-        return new RuntimeOptions(threads, prepackWeights, profileFolder, mode, accuracyLevel, cache);
+        return new RuntimeOptions(threads, prepackWeights, profileFolder, mode, accuracyLevel, cache, activationArena);
     }
 
     public RuntimeOptions withAccuracyLevel(int level) {
-        return new RuntimeOptions(threads, prepackWeights, profileFolder, weights, level, cache);
+        return new RuntimeOptions(threads, prepackWeights, profileFolder, weights, level, cache, activationArena);
     }
 
     /** These options with the weight mode chosen: the caller's if it chose one, else {@code familyDefault}. */

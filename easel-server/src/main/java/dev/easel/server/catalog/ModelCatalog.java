@@ -2,6 +2,7 @@ package dev.easel.server.catalog;
 
 import dev.easel.engine.runtime.WeightMode;
 import dev.easel.diffusion.convert.CheckpointInspector;
+import dev.easel.diffusion.convert.FluxFiles;
 import dev.easel.diffusion.family.ModelFamily;
 import dev.easel.diffusion.family.ModelFiles;
 import dev.easel.diffusion.convert.UnsupportedCheckpointException;
@@ -56,6 +57,11 @@ public final class ModelCatalog {
 
     private record ProbeCache(long stamp, Inspection inspection) {
     }
+
+    private record StoredModeCache(long stamp, Optional<WeightMode> mode) {
+    }
+
+    private final Map<Path, StoredModeCache> storedModes = new HashMap<>();
 
     public ModelCatalog(ServerConfig config, Clock clock) {
         this.config = config;
@@ -207,7 +213,8 @@ public final class ModelCatalog {
                 cfg.minSize() != null ? cfg.minSize() : traits.minSide(),
                 cfg.maxSize() != null ? cfg.maxSize() : traits.maxSide(),
                 cfg.steps(), cfg.guidanceScale(), cfg.sampler(),
-                weights, true, unavailable, cfg.weights() == null ? null : WeightMode.parse(cfg.weights()));
+                weights, true, unavailable, cfg.weights() != null ? WeightMode.parse(cfg.weights())
+                        : weights.flatMap(f -> storedMode(f.checkpoint())).orElse(null));
     }
 
     private Optional<ModelEntry> detected(String name, Path path) {
@@ -228,7 +235,7 @@ public final class ModelCatalog {
         ModelFamily f = inspection.family().get();
         return Optional.of(new ModelEntry(name, f.id(), tier, f.displayName() + " checkpoint " + name,
                 f.defaultSide(), f.defaultSide(), f.minSide(), f.maxSide(),
-                null, null, null, Optional.of(ModelFiles.of(path)), false, Optional.empty()));
+                null, null, null, Optional.of(ModelFiles.of(path)), false, Optional.empty(), storedMode(path).orElse(null)));
     }
 
     /** The family found by easel-diffusion's inspector (headers only), or why there is none. */
@@ -250,6 +257,25 @@ public final class ModelCatalog {
         }
         probes.put(path, new ProbeCache(stamp, result));
         return result;
+    }
+
+    /**
+     * The weight mode a GGUF transformer's blocks give (Q8_0: int8, Q4_0: int4), read from its header once per
+     * version of the file; empty for other checkpoints and for a GGUF that cannot be read (its load says why).
+     */
+    private Optional<WeightMode> storedMode(Path checkpoint) {
+        if (!checkpoint.getFileName().toString().toLowerCase(Locale.ROOT).endsWith(".gguf")) return Optional.empty();
+        long stamp = stamp(checkpoint);
+        StoredModeCache cached = storedModes.get(checkpoint);
+        if (cached != null && cached.stamp() == stamp) return cached.mode();
+        Optional<WeightMode> mode;
+        try {
+            mode = FluxFiles.storedMode(checkpoint);
+        } catch (RuntimeException unreadable) {
+            mode = Optional.empty();
+        }
+        storedModes.put(checkpoint, new StoredModeCache(stamp, mode));
+        return mode;
     }
 
     /** A message without the server's directories: "/srv/models/x.safetensors: bad" -> "bad". */

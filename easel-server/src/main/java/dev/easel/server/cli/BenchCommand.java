@@ -46,6 +46,15 @@ public final class BenchCommand implements Callable<Integer> {
     @Mixin
     RuntimeOptionsFlags runtime = new RuntimeOptionsFlags();
 
+    @Option(names = "--component", description = "flux only: load this one component alone (transformer, t5, clip, vae) and "
+            + "report its memory after loading and over one run at --size (where a model's memory goes).")
+    String component;
+
+    @Option(names = "--activation-arena", negatable = true, description = "Keep each run's activation memory in ONNX Runtime's "
+            + "arena (--activation-arena) or free it after the run (--no-activation-arena); default: the family's choice "
+            + "(freed for quantized FLUX.1 and SDXL).")
+    Boolean activationArena;
+
     @Option(names = "--no-prepack", description = "Keep ONNX Runtime from repacking weights (less memory).")
     boolean noPrepack;
 
@@ -71,6 +80,7 @@ public final class BenchCommand implements Callable<Integer> {
             return 0;
         }
         RuntimeOptions options = runtime.options(spec, noPrepack);
+        if (activationArena != null) options = options.withActivationArena(activationArena);
         if (cacheDir != null) options = options.withCache(dev.easel.engine.runtime.PreparedModelCache.open(cacheDir, 0));
         switch (model) {
             case "sd15" -> {
@@ -103,6 +113,11 @@ public final class BenchCommand implements Callable<Integer> {
                     spec.commandLine().getOut().printf("GGUF %s transformer: %s (%.1f s)%n", type, given.get(), (System.nanoTime() - start) / 1e9);
                 }
                 int side = size != null ? size : 1024;
+                if (component != null) {
+                    dev.easel.diffusion.bench.FluxComponentBench.run(given.orElseGet(() -> dev.easel.diffusion.bench.RandomFlux.schnell(cache)),
+                            component, side, options, spec.commandLine().getOut());
+                    return 0;
+                }
                 dev.easel.diffusion.bench.FluxBench.run(new PipelineBench.Settings(cache, side, side, steps != null ? steps : 4, options),
                         given, spec.commandLine().getOut());
             }

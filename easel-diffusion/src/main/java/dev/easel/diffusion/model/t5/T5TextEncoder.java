@@ -50,7 +50,7 @@ public final class T5TextEncoder implements AutoCloseable {
      * The weights with the embedding under {@code shared.weight}: transformers' T5EncoderModel files may hold it
      * only as the encoder's {@code encoder.embed_tokens.weight}, the same tensor.
      */
-    static WeightSource withSharedEmbedding(WeightSource weights) {
+    public static WeightSource withSharedEmbedding(WeightSource weights) {
         if (weights.contains(T5Encoder.EMBEDDING) || !weights.contains(T5Encoder.EMBEDDING_COPY)) return weights;
         Map<String, String> names = new LinkedHashMap<>();
         for (String n : weights.names()) names.put(n.equals(T5Encoder.EMBEDDING_COPY) ? T5Encoder.EMBEDDING : n, n);
