@@ -14,9 +14,7 @@ import dev.easel.engine.runtime.WeightMode;
 import dev.easel.engine.tensor.FloatTensor;
 import dev.easel.engine.weights.WeightSource;
 
-import java.io.IOException;
 import java.io.PrintWriter;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.Locale;
@@ -146,20 +144,9 @@ public final class FluxComponentBench {
     static void snapshot(PrintWriter out, String when) {
         Runtime rt = Runtime.getRuntime();
         out.printf(Locale.ROOT, "  %s: RSS %.2f GiB (anonymous %.2f, file %.2f, shmem %.2f), high-water %.2f GiB; Java heap %.2f used of %.2f GiB committed%n",
-                when, gib(MemoryUsage.rssBytes()), gib(MemoryUsage.anonymousRssBytes()), gib(status("RssFile:")), gib(status("RssShmem:")),
+                when, gib(MemoryUsage.rssBytes()), gib(MemoryUsage.anonymousRssBytes()), gib(MemoryUsage.statusField("RssFile:")), gib(MemoryUsage.statusField("RssShmem:")),
                 gib(MemoryUsage.peakRssBytes()), gib(rt.totalMemory() - rt.freeMemory()), gib(rt.totalMemory()));
         out.flush();
-    }
-
-    private static long status(String field) {
-        try {
-            for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
-                if (line.startsWith(field)) return Long.parseLong(line.replaceAll("\\D+", "")) * 1024;
-            }
-        } catch (IOException | NumberFormatException e) {
-            return -1;
-        }
-        return -1;
     }
 
     private static double seconds(long since) {

@@ -39,7 +39,8 @@ public final class MemoryUsage {
         return statusField("VmRSS:");
     }
 
-    private static long statusField(String field) {
+    /** A field of /proc/self/status in bytes ("RssFile:", ...); -1 where /proc is missing. */
+    static long statusField(String field) {
         try {
             for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
                 if (line.startsWith(field)) return Long.parseLong(line.replaceAll("\\D+", "")) * 1024;

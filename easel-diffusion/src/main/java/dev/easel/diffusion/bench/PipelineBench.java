@@ -175,7 +175,7 @@ public final class PipelineBench {
             out.printf("UNet step %d: %.2f s%n", i, step[i]);
             if (i > 0 || step.length == 1) best = Math.min(best, step[i]);
         }
-        VaeTiling byMemory = dev.easel.diffusion.family.MemoryCheck.availableBytes().stream()
+        VaeTiling byMemory = dev.easel.engine.runtime.SystemMemory.availableBytes().stream()
                 .mapToObj(VaeTiling::forAvailableMemory).findFirst().orElse(VaeTiling.DEFAULT);
         boolean tiledByDefault = byMemory.tiles(latents.dim(2), latents.dim(3));
         out.printf("VAE decode in the pipeline (%s): %.2f s%n", tiledByDefault ? "tiled, " + byMemory : "whole, as the memory available allows", pipelineDecode);

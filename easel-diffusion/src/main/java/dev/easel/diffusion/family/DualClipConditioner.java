@@ -23,24 +23,40 @@ import java.util.Map;
  * string, is encoded like the prompt.
  */
 public final class DualClipConditioner implements PromptConditioner {
-    private final ClipTextEncoder clipL;
-    private final ClipTextEncoder clipG;
+    private final EncoderSlot<Encoders> encoders;
 
     /**
+     * SDXL's two text encoders, used together.
+     *
      * @param clipL CLIP ViT-L text encoder (tokenizer padding with EOS)
      * @param clipG OpenCLIP ViT-bigG text encoder with its projection (tokenizer padding with "!", id 0)
      */
-    public DualClipConditioner(ClipTextEncoder clipL, ClipTextEncoder clipG) {
-        if (clipG.config().projectionDim() <= 0) {
-            throw new IllegalArgumentException("SDXL's second text encoder needs its text_projection (pooled text_embeds)");
+    public record Encoders(ClipTextEncoder clipL, ClipTextEncoder clipG) implements AutoCloseable {
+        public Encoders {
+            if (clipG.config().projectionDim() <= 0) {
+                clipL.close();
+                clipG.close();
+                throw new IllegalArgumentException("SDXL's second text encoder needs its text_projection (pooled text_embeds)");
+            }
         }
-        this.clipL = clipL;
-        this.clipG = clipG;
+
+        public long weightBytes() {
+            return clipL.weightBytes() + clipG.weightBytes();
+        }
+
+        @Override
+        public void close() {
+            try {
+                clipL.close();
+            } finally {
+                clipG.close();
+            }
+        }
     }
 
-    /** Width of the pooled embedding ({@code text_embeds}) the UNet is given. */
-    public long pooledWidth() {
-        return clipG.config().projectionDim();
+    /** The encoders kept loaded or loaded for each prompt ({@link EncoderSlot}). */
+    public DualClipConditioner(EncoderSlot<Encoders> encoders) {
+        this.encoders = encoders;
     }
 
     private record Encoded(FloatTensor hidden, FloatTensor pooled) {
@@ -50,14 +66,18 @@ public final class DualClipConditioner implements PromptConditioner {
     public Map<String, FloatTensor> condition(String prompt, String negativePrompt, int imageCount, Guidance guidance,
                                               int width, int height, PipelineTrace trace) {
         boolean classifierFree = guidance.classifierFree();
-        Encoded positive = encode("prompt", prompt, trace);
+        // The prompt and the negative prompt in one use: an encoder loaded for the prompt is loaded once.
+        boolean encodeNegative = classifierFree && negativePrompt != null;
+        Encoded[] encoded = encoders.use(e -> new Encoded[]{encode(e, "prompt", prompt, trace),
+                encodeNegative ? encode(e, "negative_prompt", negativePrompt, trace) : null});
+        Encoded positive = encoded[0];
         trace.record("text.prompt_embeds", positive.hidden());
         trace.record("text.pooled_prompt_embeds", positive.pooled());
         Encoded negative = null;
         if (classifierFree) {
             negative = negativePrompt == null
                     ? new Encoded(FloatTensor.zeros(positive.hidden().shape()), FloatTensor.zeros(positive.pooled().shape()))
-                    : encode("negative_prompt", negativePrompt, trace);
+                    : encoded[1];
             trace.record("text.negative_prompt_embeds", negative.hidden());
             trace.record("text.negative_pooled_prompt_embeds", negative.pooled());
         }
@@ -71,9 +91,9 @@ public final class DualClipConditioner implements PromptConditioner {
         return Map.of("encoder_hidden_states", context, "text_embeds", textEmbeds, "time_ids", timeIds);
     }
 
-    private Encoded encode(String role, String text, PipelineTrace trace) {
-        ClipTextEncoder.Output l = clipL.encode(text);
-        ClipTextEncoder.Output g = clipG.encode(text);
+    private static Encoded encode(Encoders e, String role, String text, PipelineTrace trace) {
+        ClipTextEncoder.Output l = e.clipL().encode(text);
+        ClipTextEncoder.Output g = e.clipG().encode(text);
         if (trace.enabled()) {
             trace.record("text." + role + ".clip_l.input_ids", ClipConditioner.ids(l.inputIds()));
             trace.record("text." + role + ".clip_l.penultimate_hidden_state", l.penultimateHidden());
@@ -100,17 +120,14 @@ public final class DualClipConditioner implements PromptConditioner {
         return new FloatTensor(new long[]{a.dim(0), a.dim(1), wa + wb}, out);
     }
 
+    /** Both encoders' weights, counted also when they are loaded only for encoding (they need the room then). */
     @Override
     public long weightBytes() {
-        return clipL.weightBytes() + clipG.weightBytes();
+        return encoders.weightBytes();
     }
 
     @Override
     public void close() {
-        try {
-            clipL.close();
-        } finally {
-            clipG.close();
-        }
+        encoders.close();
     }
 }

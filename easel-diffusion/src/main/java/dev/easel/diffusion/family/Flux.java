@@ -222,7 +222,7 @@ public final class Flux {
      * quantized; the rest stays fp32.
      *
      * <p>Memory, where the weights are quantized (memory is what this model is short of): T5 is loaded only while it
-     * encodes ({@link T5Slot}; its weights are checked against the model now), so that the transformer's step and
+     * encodes ({@link EncoderSlot}; its weights are checked against the model now), so that the transformer's step and
      * the VAE's decode do not share the machine with it; and the transformer and the VAE free their activations
      * after each run instead of keeping them in ONNX Runtime's arena, so that each stage has the memory the previous
      * one used. In fp32 everything stays loaded, as before.
@@ -249,18 +249,19 @@ public final class Flux {
                 denoiser = built.add(new FluxDenoiser(parts.transformer(), w, big));
             }
             RuntimeOptions t5Options = options.withWeights(t5Mode);
-            T5Slot t5;
+            EncoderSlot<T5TextEncoder> t5;
             if (mode.quantized()) {
                 try (WeightSource w = parts.weights("text_encoder_2")) {
                     ComponentLoader.validate("text_encoder_2", T5Encoder.graph(parts.t5(), t5Options.linears()).weights(),
                             T5TextEncoder.withSharedEmbedding(w));
                 }
-                t5 = built.add(T5Slot.onDemand(() -> reloadT5(checkpoint, files, t5Options), t5Bytes(parts, t5Mode)));
+                t5 = built.add(EncoderSlot.onDemand(null, () -> reloadT5(checkpoint, files, t5Options), t5Bytes(parts, t5Mode)));
                 LOG.log(System.Logger.Level.INFO, "{0}: T5 ({1} weights) is loaded to encode each prompt and closed after it",
                         model, t5Mode);
             } else {
                 try (WeightSource w = parts.weights("text_encoder_2")) {
-                    t5 = built.add(T5Slot.kept(new T5TextEncoder(parts.t5(), w, "text_encoder_2", t5Options)));
+                    T5TextEncoder encoder = built.add(new T5TextEncoder(parts.t5(), w, "text_encoder_2", t5Options));
+                    t5 = EncoderSlot.kept(encoder, encoder.weightBytes());
                 }
             }
             VaeCodec vae;

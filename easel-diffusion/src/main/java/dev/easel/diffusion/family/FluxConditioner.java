@@ -2,6 +2,7 @@ package dev.easel.diffusion.family;
 
 import dev.easel.diffusion.model.clip.ClipTextEncoder;
 import dev.easel.diffusion.model.flux.FluxDenoiser;
+import dev.easel.diffusion.model.t5.T5TextEncoder;
 import dev.easel.diffusion.pipeline.Batching;
 import dev.easel.diffusion.pipeline.Guidance;
 import dev.easel.diffusion.pipeline.LatentFormat;
@@ -19,17 +20,17 @@ import java.util.Map;
  * tokens (0, row, column of each 2x2 patch), and, for guidance-distilled models, the guidance scale. FLUX.1 has no
  * classifier-free guidance, so a negative prompt is not used (as in the reference pipeline). Every input has the
  * batch on its first axis, the ids too (the same rows repeated), so that requests merge like any others. T5 may be
- * loaded only while it encodes ({@link T5Slot}).
+ * loaded only while it encodes ({@link EncoderSlot}).
  */
 public final class FluxConditioner implements PromptConditioner {
     private static final int PATCH = 2;
 
     private final ClipTextEncoder clip;
     private final T5Tokenizer t5Tokenizer;
-    private final T5Slot t5;
+    private final EncoderSlot<T5TextEncoder> t5;
     private final int textTokens;
 
-    public FluxConditioner(ClipTextEncoder clip, T5Tokenizer t5Tokenizer, T5Slot t5, int textTokens) {
+    public FluxConditioner(ClipTextEncoder clip, T5Tokenizer t5Tokenizer, EncoderSlot<T5TextEncoder> t5, int textTokens) {
         this.clip = clip;
         this.t5Tokenizer = t5Tokenizer;
         this.t5 = t5;
@@ -41,7 +42,7 @@ public final class FluxConditioner implements PromptConditioner {
                                               int width, int height, PipelineTrace trace) {
         ClipTextEncoder.Output pooled = clip.encode(prompt);
         long[] ids = toLongs(t5Tokenizer.encode(prompt, textTokens));
-        FloatTensor hidden = t5.encode(ids);
+        FloatTensor hidden = t5.use(encoder -> encoder.encode(ids));
         if (trace.enabled()) {
             trace.record("text.prompt.clip_l.input_ids", ClipConditioner.ids(pooled.inputIds()));
             trace.record("text.prompt.clip_l.pooled", pooled.pooled());

@@ -1,14 +1,12 @@
 package dev.easel.diffusion.family;
 
 import dev.easel.engine.graph.GraphBuilder;
+import dev.easel.engine.runtime.SystemMemory;
 import dev.easel.engine.runtime.WeightMode;
 import dev.easel.engine.tensor.FloatTensor;
 import dev.easel.engine.weights.WeightSource;
 import dev.easel.engine.weights.WeightsException;
 
-import java.io.IOException;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.Locale;
 import java.util.Map;
 import java.util.OptionalLong;
@@ -20,7 +18,6 @@ import java.util.OptionalLong;
  * passing this check does not promise a run; failing it promises a failure.
  */
 public final class MemoryCheck {
-    private static final Path MEMINFO = Path.of("/proc/meminfo");
 
     private MemoryCheck() {
     }
@@ -72,7 +69,7 @@ public final class MemoryCheck {
 
     /** Whether weights of this many bytes fit the memory available (true where the system does not say). */
     static boolean fits(long bytes) {
-        OptionalLong available = availableBytes();
+        OptionalLong available = SystemMemory.availableBytes();
         return available.isEmpty() || bytes <= available.getAsLong();
     }
 
@@ -83,7 +80,7 @@ public final class MemoryCheck {
 
     /** As {@link #requireFits(String, long)} for weights loaded in {@code mode}; the message names smaller modes. */
     static void requireFits(String model, WeightMode mode, long bytes) {
-        OptionalLong available = availableBytes();
+        OptionalLong available = SystemMemory.availableBytes();
         if (available.isPresent() && bytes > available.getAsLong()) {
             String smaller = switch (mode) {
                 case FP32 -> "free memory, use a machine with more, or load it with int8 or int4 weights";
@@ -95,22 +92,6 @@ public final class MemoryCheck {
                             + "it cannot be loaded here (%s)",
                     model, gib(bytes), mode, gib(available.getAsLong()), smaller));
         }
-    }
-
-    /** MemAvailable of Linux's /proc/meminfo; empty where the system does not say. */
-    public static OptionalLong availableBytes() {
-        if (!Files.isReadable(MEMINFO)) return OptionalLong.empty();
-        try {
-            for (String line : Files.readAllLines(MEMINFO)) {
-                if (line.startsWith("MemAvailable:")) {
-                    String[] parts = line.trim().split("\\s+");
-                    return OptionalLong.of(Long.parseLong(parts[1]) * 1024);
-                }
-            }
-        } catch (IOException | RuntimeException unreadable) {
-            // no figure: no check
-        }
-        return OptionalLong.empty();
     }
 
     private static double gib(long bytes) {

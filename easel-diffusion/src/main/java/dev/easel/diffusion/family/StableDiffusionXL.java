@@ -54,6 +54,8 @@ import java.util.regex.Pattern;
  * keeps its {@code timestep_spacing}); Lightning-named folders get trailing spacing.
  */
 public final class StableDiffusionXL {
+    private static final System.Logger LOG = System.getLogger(StableDiffusionXL.class.getName());
+
     public static final float VAE_SCALING = 0.13025f;
     public static final ModelDefaults BASE_DEFAULTS = ModelFamily.SDXL.defaults();
     public static final int LIGHTNING_STEPS = 4;
@@ -152,8 +154,13 @@ public final class StableDiffusionXL {
     }
 
     /**
-     * Loads the pipeline: UNet, VAE (both halves) and text encoders, largest first, as while a component loads its
+     * Loads the pipeline: UNet, text encoders and VAE (both halves), largest first, as while a component loads its
      * weights are briefly held twice. The checkpoint is closed once they are loaded.
+     *
+     * <p>Memory, where the weights are quantized (memory is what the user is short of): the two text encoders (fp32,
+     * about half of an int8 SDXL's weights) are loaded only while they encode ({@link EncoderSlot}: those loaded now
+     * serve the first prompt), and the UNet and the VAE free their activations after each run instead of keeping them
+     * in ONNX Runtime's arena, so that the 1024x1024 decode (about 3 GiB, measured) has the memory the step used.
      */
     public static DiffusionPipeline load(DetectedCheckpoint checkpoint, ModelFiles files, RuntimeOptions requested) {
         // No GEMM repacking by default: SDXL's 10 GB of fp32 UNet weights would be held twice while loading,
@@ -163,22 +170,44 @@ public final class StableDiffusionXL {
         RuntimeOptions chosen = requested.weightsOr(WeightMode.FP32);
         RuntimeOptions options = chosen.prepackOr(false);
         RuntimeOptions fp32Parts = chosen.withWeights(WeightMode.FP32).prepackOr(false);
+        boolean release = options.weightMode().quantized();
         ComponentsLoaded built = new ComponentsLoaded();
         try (StableDiffusionParts parts = open(checkpoint)) {
-            // Largest first: while a component loads, its weights are briefly held twice.
-            // Quantized weights are asked for where memory is short: the UNet and the VAE then give their activations
-            // back after each run instead of keeping them in ONNX Runtime's arena, so that the 1024x1024 decode (about
-            // 3 GiB, measured) does not come on top of the UNet's step memory.
-            boolean release = options.weightMode().quantized();
             UNetDenoiser denoiser = built.add(parts.loadUNet(options.activationArenaOr(!release)));
-            ClipTextEncoder clipG = built.add(parts.loadTextEncoder(parts.textEncoders().get(1), fp32Parts));
-            ClipTextEncoder clipL = built.add(parts.loadTextEncoder(parts.textEncoders().get(0), fp32Parts));
+            DualClipConditioner.Encoders encoders = built.add(loadTextEncoders(parts, fp32Parts));
             VaeCodec codec = built.add(parts.loadVae(fp32Parts.activationArenaOr(!release)));
-            return new DiffusionPipeline(ModelFamily.SDXL, new DualClipConditioner(clipL, clipG), denoiser, codec,
+            EncoderSlot<DualClipConditioner.Encoders> text;
+            if (release) {
+                text = EncoderSlot.onDemand(encoders, () -> reloadTextEncoders(checkpoint, fp32Parts), encoders.weightBytes());
+                LOG.log(System.Logger.Level.INFO, "the SDXL model {0}: its text encoders are loaded to encode each prompt and closed after it",
+                        checkpoint.path());
+            } else {
+                text = EncoderSlot.kept(encoders, encoders.weightBytes());
+            }
+            return new DiffusionPipeline(ModelFamily.SDXL, new DualClipConditioner(text), denoiser, codec,
                     LatentFormat.spatial((int) parts.vae().latentChannels()), Guidance.Kind.CLASSIFIER_FREE,
                     parts.samplers(), parts.defaults(), options.weightMode());
         } catch (RuntimeException e) {
             throw built.closeAfter(e);
+        }
+    }
+
+    /** CLIP-L and OpenCLIP-G, the larger first. */
+    private static DualClipConditioner.Encoders loadTextEncoders(StableDiffusionParts parts, RuntimeOptions options) {
+        ClipTextEncoder clipG = parts.loadTextEncoder(parts.textEncoders().get(1), options);
+        ClipTextEncoder clipL;
+        try {
+            clipL = parts.loadTextEncoder(parts.textEncoders().get(0), options);
+        } catch (RuntimeException e) {
+            clipG.close();
+            throw e;
+        }
+        return new DualClipConditioner.Encoders(clipL, clipG);
+    }
+
+    private static DualClipConditioner.Encoders reloadTextEncoders(DetectedCheckpoint checkpoint, RuntimeOptions options) {
+        try (StableDiffusionParts parts = open(checkpoint)) {
+            return loadTextEncoders(parts, options);
         }
     }
 }

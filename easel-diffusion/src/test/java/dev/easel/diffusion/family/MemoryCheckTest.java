@@ -1,5 +1,6 @@
 package dev.easel.diffusion.family;
 
+import dev.easel.engine.runtime.SystemMemory;
 import dev.easel.engine.weights.DType;
 import dev.easel.engine.weights.SafetensorsWriter;
 import dev.easel.engine.weights.TensorData;
@@ -32,7 +33,7 @@ class MemoryCheckTest {
 
     @Test
     void aModelAboveTheAvailableMemoryIsRefusedWithBothFigures() {
-        assumeTrue(MemoryCheck.availableBytes().isPresent(), "this system does not report its available memory");
+        assumeTrue(SystemMemory.availableBytes().isPresent(), "this system does not report its available memory");
         assertThatThrownBy(() -> MemoryCheck.requireFits("the FLUX.1 model big.safetensors", Long.MAX_VALUE / 2))
                 .isInstanceOf(WeightsException.class)
                 .hasMessageContaining("big.safetensors").hasMessageContaining("GiB available").hasMessageContaining("fp32");

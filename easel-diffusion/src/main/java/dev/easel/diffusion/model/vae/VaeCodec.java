@@ -1,10 +1,10 @@
 package dev.easel.diffusion.model.vae;
 
-import dev.easel.diffusion.family.MemoryCheck;
 import dev.easel.diffusion.model.ComponentLoader;
 import dev.easel.engine.graph.GraphBuilder;
 import dev.easel.engine.runtime.OnnxModel;
 import dev.easel.engine.runtime.RuntimeOptions;
+import dev.easel.engine.runtime.SystemMemory;
 import dev.easel.engine.tensor.FloatTensor;
 import dev.easel.engine.weights.WeightSource;
 
@@ -64,7 +64,7 @@ public final class VaeCodec implements AutoCloseable {
     public Map<String, FloatTensor> decode(FloatTensor latents) {
         VaeTiling t = tiling;
         if (t == null) {
-            OptionalLong available = MemoryCheck.availableBytes();
+            OptionalLong available = SystemMemory.availableBytes();
             t = available.isPresent() ? VaeTiling.forAvailableMemory(available.getAsLong()) : VaeTiling.DEFAULT;
             if (t.tiles(latents.dim(2), latents.dim(3))) {
                 LOG.log(System.Logger.Level.INFO, "decoding {0}x{1} latents in tiles: a whole decode needs about {2} MiB, more than "

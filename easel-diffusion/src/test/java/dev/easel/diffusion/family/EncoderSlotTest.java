@@ -21,8 +21,8 @@ import java.util.List;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-/** T5 loaded for each encoding and closed after it encodes as the same T5 kept loaded does. */
-class T5SlotTest {
+/** An encoder loaded for each prompt and closed after it encodes as the same encoder kept loaded does. */
+class EncoderSlotTest {
     /** A tiny FLUX.1 of the real layout (as FluxBenchTest's): only its T5 is used here. */
     private static final RandomFlux.Shapes TINY_FLUX = new RandomFlux.Shapes(
             new FluxConfig(1, FluxConfig.HEAD_DIM, 1, 1, 64, 32, 32, false, FluxConfig.AXES_DIMS, FluxConfig.THETA, FluxConfig.MLP_RATIO),
@@ -35,24 +35,44 @@ class T5SlotTest {
     Path dir;
 
     @Test
-    void anOnDemandT5LoadsForEachEncodingClosesAfterItAndEncodesAsAKeptOne() {
+    void anOnDemandEncoderLoadsForEachPromptClosesAfterItAndEncodesAsAKeptOne() {
         Path file = RandomFlux.write(dir, "tiny", TINY_FLUX).resolveSibling(RandomFlux.T5);
         RuntimeOptions options = RuntimeOptions.defaults().withWeights(WeightMode.INT8).withPrepack(true);
         List<T5TextEncoder> loads = new ArrayList<>();
         long[] ids = {100, 200, 300, 1, 0, 0, 0, 0};
-        try (T5Slot kept = T5Slot.kept(load(file, options));
-             T5Slot onDemand = T5Slot.onDemand(() -> loads.add(load(file, options)) ? loads.getLast() : null, 1234)) {
-            FloatTensor reference = kept.encode(ids);
-            assertThat(kept.encode(ids).data()).containsExactly(reference.data());
+        T5TextEncoder loadedFirst = load(file, options);
+        try (EncoderSlot<T5TextEncoder> kept = EncoderSlot.kept(load(file, options), 99);
+             EncoderSlot<T5TextEncoder> onDemand = EncoderSlot.onDemand(loadedFirst, () -> loads.add(load(file, options)) ? loads.getLast() : null, 1234)) {
+            FloatTensor reference = kept.use(t5 -> t5.encode(ids));
+            assertThat(kept.use(t5 -> t5.encode(ids)).data()).containsExactly(reference.data());
+            assertThat(kept.kept()).isTrue();
             assertThat(onDemand.kept()).isFalse();
             assertThat(onDemand.weightBytes()).isEqualTo(1234);
-            assertThat(onDemand.encode(ids).data()).containsExactly(reference.data());
-            assertThat(onDemand.encode(ids).data()).containsExactly(reference.data());
+            // the first prompt uses the encoder loaded with the model, then closes it
+            assertThat(onDemand.use(t5 -> t5.encode(ids)).data()).containsExactly(reference.data());
+            assertThat(loads).isEmpty();
+            assertThatThrownBy(() -> loadedFirst.encode(ids)).isInstanceOf(RuntimeException.class);
+            assertThat(onDemand.use(t5 -> t5.encode(ids)).data()).containsExactly(reference.data());
+            assertThat(onDemand.use(t5 -> t5.encode(ids)).data()).containsExactly(reference.data());
             assertThat(loads).hasSize(2);
-            // each loaded encoder was closed after its encoding: using it again fails
+            // each loaded encoder was closed after its prompt: using it again fails
             for (T5TextEncoder t5 : loads) assertThatThrownBy(() -> t5.encode(ids)).isInstanceOf(RuntimeException.class);
             onDemand.close();
-            assertThatThrownBy(() -> onDemand.encode(ids)).hasMessageContaining("closed");
+            assertThatThrownBy(() -> onDemand.use(t5 -> t5.encode(ids))).hasMessageContaining("closed");
+        }
+    }
+
+    @Test
+    void anEncoderLoadedForAPromptIsClosedWhenTheEncodingFails() {
+        Path file = RandomFlux.write(dir, "tiny", TINY_FLUX).resolveSibling(RandomFlux.T5);
+        RuntimeOptions options = RuntimeOptions.defaults();
+        List<T5TextEncoder> loads = new ArrayList<>();
+        try (EncoderSlot<T5TextEncoder> onDemand = EncoderSlot.onDemand(null, () -> loads.add(load(file, options)) ? loads.getLast() : null, 1)) {
+            assertThatThrownBy(() -> onDemand.use(t5 -> t5.encode(new long[]{999_999_999L}))).isInstanceOf(RuntimeException.class);
+            assertThat(loads).hasSize(1);
+            assertThatThrownBy(() -> loads.getFirst().encode(new long[]{1})).isInstanceOf(RuntimeException.class);
+            // the slot still works for the next prompt
+            assertThat(onDemand.use(t5 -> t5.encode(new long[]{100, 1})).shape()).containsExactly(1, 2, TINY.dModel());
         }
     }
 
