@@ -204,8 +204,9 @@ public final class DerivedWeights implements WeightSource {
             MemorySegment data = file.bytes(source);
             for (Rows r : ranges) {
                 long count = r.count() * rowElements;
-                stored.dtype().toFloat32(data.asSlice(r.first() * rowElements * bytes, count * bytes),
-                        out.asSlice(at * Float.BYTES), count);
+                MemorySegment rows = data.asSlice(r.first() * rowElements * bytes, count * bytes);
+                stored.dtype().toFloat32(rows, out.asSlice(at * Float.BYTES), count);
+                MappedPages.release(rows);
                 at += count;
             }
             return;

@@ -164,9 +164,7 @@ public final class SafetensorsFile implements WeightSource {
         MemorySegment out = Float32Buffers.allocate(path, name, t.elementCount(), target);
         MemorySegment stored = bytes(name);
         t.dtype().toFloat32(stored, out, t.elementCount());
-        // A load reads each tensor once: drop its pages from this process's resident set (the page cache keeps
-        // them), so that the mapped file does not add its whole size to the peak RSS of loading a model.
-        if (stored.isMapped()) stored.unload();
+        MappedPages.release(stored);
         return Float32Buffers.asBuffer(out);
     }
 

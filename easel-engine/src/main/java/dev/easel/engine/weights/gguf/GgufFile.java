@@ -3,6 +3,7 @@ package dev.easel.engine.weights.gguf;
 import dev.easel.engine.quant.BlockFormat;
 import dev.easel.engine.quant.QuantizedWeight;
 import dev.easel.engine.weights.DType;
+import dev.easel.engine.weights.MappedPages;
 import dev.easel.engine.weights.TensorInfo;
 import dev.easel.engine.weights.WeightSource;
 import dev.easel.engine.weights.WeightsException;
@@ -257,7 +258,9 @@ public final class GgufFile implements WeightSource {
                     + " elements: as fp32 it exceeds the 2 GiB limit of a Java buffer; quantize or split it");
         }
         MemorySegment out = target.allocate(bytes, 64);
-        t.type().dequantize(bytes(name), out, t.elementCount());
+        MemorySegment stored = bytes(name);
+        t.type().dequantize(stored, out, t.elementCount());
+        MappedPages.release(stored);
         return out.asByteBuffer().order(ByteOrder.nativeOrder());
     }
 
@@ -275,7 +278,10 @@ public final class GgufFile implements WeightSource {
             default -> false;
         };
         if (!maps) return Optional.empty();
-        return Optional.of(BlockMapping.map(t.type(), bytes(name), t.elementCount() / t.rowLength(), t.rowLength(), format, target));
+        MemorySegment stored = bytes(name);
+        QuantizedWeight mapped = BlockMapping.map(t.type(), stored, t.elementCount() / t.rowLength(), t.rowLength(), format, target);
+        MappedPages.release(stored);
+        return Optional.of(mapped);
     }
 
     @Override

@@ -1,0 +1,96 @@
+package dev.easel.engine.weights;
+
+import dev.easel.engine.quant.BlockFormat;
+import dev.easel.engine.weights.gguf.GgufFile;
+import dev.easel.engine.weights.gguf.GgufType;
+import dev.easel.engine.weights.gguf.GgufWriter;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Consumer;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+/**
+ * Reading a tensor of a mapped file leaves its pages out of the process's resident set: a load reads each tensor
+ * (or range of rows) once, and a checkpoint's pages kept mapped would add its whole size to the load's peak RSS.
+ */
+class MappedPagesTest {
+    private static final long ROWS = 4096;
+    private static final long COLUMNS = 4096;
+    /** What the reads may leave resident: a quarter of the tensor (unaligned edges, the header, other mappings). */
+    private static final double KEPT_AT_MOST = 0.25;
+
+    @TempDir
+    Path temp;
+
+    @Test
+    void aSafetensorsTensorReadWholeOrByRowRangesLeavesNoPagesResident() {
+        Path file = temp.resolve("w.safetensors");
+        SafetensorsWriter.write(file, List.of(new SafetensorsWriter.Entry("w", DType.BF16, new long[]{ROWS, COLUMNS},
+                TensorData.generated(DType.BF16, ROWS * COLUMNS, MappedPagesTest::ramp))));
+        long bytes = ROWS * COLUMNS * DType.BF16.byteSize();
+        try (SafetensorsFile f = SafetensorsFile.open(file)) {
+            assertResidentGrowthSmall(bytes, () -> readAndDrop(a -> f.float32("w", a)));
+            DerivedWeights rows = new DerivedWeights(f, "stacked", Map.of(
+                    "first", new DerivedWeights.Rows("w", 0, ROWS / 2), "second", new DerivedWeights.Rows("w", ROWS / 2, ROWS / 2)));
+            assertResidentGrowthSmall(bytes, () -> {
+                readAndDrop(a -> rows.float32("first", a));
+                readAndDrop(a -> rows.float32("second", a));
+            });
+        }
+    }
+
+    @Test
+    void aGgufTensorDequantizedOrMappedToBlocksLeavesNoPagesResident() {
+        Path file = temp.resolve("w.gguf");
+        GgufWriter.write(file, Map.of(), List.of(
+                new GgufWriter.Entry("f16", GgufType.F16, new long[]{ROWS, COLUMNS}, MappedPagesTest::ramp),
+                new GgufWriter.Entry("q8", GgufType.Q8_0, new long[]{ROWS, COLUMNS}, MappedPagesTest::ramp)));
+        try (GgufFile f = GgufFile.open(file)) {
+            assertResidentGrowthSmall(ROWS * COLUMNS * 2, () -> readAndDrop(a -> f.float32("f16", a)));
+            assertResidentGrowthSmall(ROWS * COLUMNS * 34 / 32, () -> readAndDrop(a -> f.quantized("q8", BlockFormat.INT8, a).orElseThrow()));
+        }
+    }
+
+    private static void ramp(float[] chunk, int length) {
+        for (int i = 0; i < length; i++) chunk[i] = (i % 251) / 251f;
+    }
+
+    /** The read's own output is freed with its arena, so only the file's pages could stay resident. */
+    private static void readAndDrop(Consumer<Arena> read) {
+        try (Arena arena = Arena.ofConfined()) {
+            read.accept(arena);
+        }
+    }
+
+    private static void assertResidentGrowthSmall(long fileBytes, Runnable reads) {
+        long before = residentFileBytes();
+        reads.run();
+        long grown = residentFileBytes() - before;
+        assertThat(grown).as("file-backed resident memory grown by reading %d bytes of a mapped file", fileBytes)
+                .isLessThan((long) (fileBytes * KEPT_AT_MOST));
+    }
+
+    /** RssFile of /proc/self/status: pages of mapped files in this process's resident set. */
+    private static long residentFileBytes() {
+        Path status = Path.of("/proc/self/status");
+        assumeTrue(Files.isReadable(status), "this system has no /proc/self/status to read resident memory from");
+        try {
+            for (String line : Files.readAllLines(status)) {
+                if (line.startsWith("RssFile:")) return Long.parseLong(line.replaceAll("\\D+", "")) * 1024;
+            }
+        } catch (IOException e) {
+            throw new IllegalStateException(e);
+        }
+        assumeTrue(false, "this system's /proc/self/status has no RssFile");
+        return 0;
+    }
+}
