@@ -207,6 +207,16 @@ public final class Flux {
         }
     }
 
+    private static ClipTextEncoder loadClip(Parts parts, WeightSource w, RuntimeOptions options) {
+        return new ClipTextEncoder(parts.clipTokenizer(), parts.clipPadId(), parts.clipL(), w, "text_encoder", options);
+    }
+
+    private static ClipTextEncoder reloadClip(DetectedCheckpoint checkpoint, ModelFiles files, RuntimeOptions options) {
+        try (Parts parts = open(checkpoint, files); WeightSource w = parts.weights("text_encoder")) {
+            return loadClip(parts, w, options);
+        }
+    }
+
     /** The variant's own schedule: schnell unshifted, dev shifted with the image's token count. */
     private static SchedulerSettings scheduler(FluxConfig transformer) {
         return transformer.guidanceEmbeds() ? SchedulerSettings.fluxDev() : SchedulerSettings.fluxSchnell();
@@ -221,9 +231,11 @@ public final class Flux {
      * choice for CPUs, and with int8 compute faster than fp32). The transformer's blocks and T5's linears are
      * quantized; the rest stays fp32.
      *
-     * <p>Memory, where the weights are quantized (memory is what this model is short of): T5 is loaded only while it
-     * encodes ({@link EncoderSlot}; its weights are checked against the model now), so that the transformer's step and
-     * the VAE's decode do not share the machine with it; and the transformer and the VAE free their activations
+     * <p>Memory, where the weights are quantized (memory is what this model is short of): the text encoders are loaded
+     * only while they encode ({@link EncoderSlot}), one after the other: CLIP-L (the one loaded now serves the first
+     * prompt), then T5 (its weights are checked against the model now). So the transformer's step and the VAE's decode
+     * do not share the machine with them, nor T5's encoding, the peak of a generation, with CLIP-L; and the
+     * transformer and the VAE free their activations
      * after each run instead of keeping them in ONNX Runtime's arena, so that each stage has the memory the previous
      * one used. In fp32 everything stays loaded, as before.
      */
@@ -268,10 +280,13 @@ public final class Flux {
             try (WeightSource w = parts.weights("vae")) {
                 vae = built.add(new VaeCodec(parts.vae(), w, fp32Parts.activationArenaOr(!mode.quantized())));
             }
-            ClipTextEncoder clip;
+            ClipTextEncoder clipL;
             try (WeightSource w = parts.weights("text_encoder")) {
-                clip = built.add(new ClipTextEncoder(parts.clipTokenizer(), parts.clipPadId(), parts.clipL(), w, "text_encoder", fp32Parts));
+                clipL = built.add(loadClip(parts, w, fp32Parts));
             }
+            EncoderSlot<ClipTextEncoder> clip = mode.quantized()
+                    ? EncoderSlot.onDemand(clipL, () -> reloadClip(checkpoint, files, fp32Parts), clipL.weightBytes())
+                    : EncoderSlot.kept(clipL, clipL.weightBytes());
             FluxConditioner conditioner = new FluxConditioner(clip, parts.t5Tokenizer(), t5, parts.textTokens());
             Guidance.Kind guidance = parts.guidanceDistilled() ? Guidance.Kind.EMBEDDED : Guidance.Kind.NONE;
             SchedulerSettings settings = parts.scheduler();

@@ -20,17 +20,17 @@ import java.util.Map;
  * tokens (0, row, column of each 2x2 patch), and, for guidance-distilled models, the guidance scale. FLUX.1 has no
  * classifier-free guidance, so a negative prompt is not used (as in the reference pipeline). Every input has the
  * batch on its first axis, the ids too (the same rows repeated), so that requests merge like any others. T5 may be
- * loaded only while it encodes ({@link EncoderSlot}).
+ * loaded only while it encodes ({@link EncoderSlot}), and CLIP-L likewise.
  */
 public final class FluxConditioner implements PromptConditioner {
     private static final int PATCH = 2;
 
-    private final ClipTextEncoder clip;
+    private final EncoderSlot<ClipTextEncoder> clip;
     private final T5Tokenizer t5Tokenizer;
     private final EncoderSlot<T5TextEncoder> t5;
     private final int textTokens;
 
-    public FluxConditioner(ClipTextEncoder clip, T5Tokenizer t5Tokenizer, EncoderSlot<T5TextEncoder> t5, int textTokens) {
+    public FluxConditioner(EncoderSlot<ClipTextEncoder> clip, T5Tokenizer t5Tokenizer, EncoderSlot<T5TextEncoder> t5, int textTokens) {
         this.clip = clip;
         this.t5Tokenizer = t5Tokenizer;
         this.t5 = t5;
@@ -40,7 +40,8 @@ public final class FluxConditioner implements PromptConditioner {
     @Override
     public Map<String, FloatTensor> condition(String prompt, String negativePrompt, int imageCount, Guidance guidance,
                                               int width, int height, PipelineTrace trace) {
-        ClipTextEncoder.Output pooled = clip.encode(prompt);
+        // one encoder after the other: where they are loaded for each prompt, CLIP-L is closed before T5 loads
+        ClipTextEncoder.Output pooled = clip.use(encoder -> encoder.encode(prompt));
         long[] ids = toLongs(t5Tokenizer.encode(prompt, textTokens));
         FloatTensor hidden = t5.use(encoder -> encoder.encode(ids));
         if (trace.enabled()) {
@@ -86,7 +87,7 @@ public final class FluxConditioner implements PromptConditioner {
         return out;
     }
 
-    /** CLIP-L's and T5's weights, T5's counted also when it is loaded only for encoding (it needs the room then). */
+    /** CLIP-L's and T5's weights, counted also when they are loaded only for encoding (they need the room then). */
     @Override
     public long weightBytes() {
         return clip.weightBytes() + t5.weightBytes();
@@ -94,7 +95,10 @@ public final class FluxConditioner implements PromptConditioner {
 
     @Override
     public void close() {
-        clip.close();
-        t5.close();
+        try {
+            clip.close();
+        } finally {
+            t5.close();
+        }
     }
 }

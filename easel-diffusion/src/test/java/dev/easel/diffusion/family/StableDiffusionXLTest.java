@@ -5,16 +5,9 @@ import dev.easel.diffusion.fixtures.FixtureCase;
 import dev.easel.diffusion.model.ComponentLoader;
 import dev.easel.diffusion.model.clip.ClipTextConfig;
 import dev.easel.diffusion.model.clip.ClipTextModel;
-import dev.easel.diffusion.noise.RecordedNoise;
-import dev.easel.diffusion.pipeline.DiffusionPipeline;
-import dev.easel.diffusion.pipeline.GenerationRequest;
 import dev.easel.diffusion.pipeline.ImagePipeline;
 import dev.easel.diffusion.pipeline.ModelDefaults;
-import dev.easel.diffusion.pipeline.PipelineTrace;
 import dev.easel.diffusion.pipeline.Pipelines;
-import dev.easel.diffusion.pipeline.ProgressListener;
-import dev.easel.engine.runtime.RuntimeOptions;
-import dev.easel.engine.runtime.WeightMode;
 import dev.easel.engine.tensor.FloatTensor;
 import dev.easel.engine.weights.RenamedWeights;
 import dev.easel.engine.weights.SafetensorsFile;
@@ -26,12 +19,10 @@ import org.junit.jupiter.api.io.TempDir;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
-import java.util.List;
 import java.util.Map;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 class StableDiffusionXLTest {
     @TempDir
@@ -103,43 +94,5 @@ class StableDiffusionXLTest {
         assertThat(ab.data()).containsExactly(1, 2, 5, 6, 7, 3, 4, 8, 9, 10);
         assertThatThrownBy(() -> DualClipConditioner.concatFeatures(a, new FloatTensor(new long[]{1, 3, 1}, new float[3])))
                 .isInstanceOf(IllegalArgumentException.class);
-    }
-
-    @Test
-    void quantizedSdxlLoadsItsTextEncodersForEachPromptAndEncodesAsFp32Does() {
-        List<FixtureCase> cases = FixtureCase.all("sdxl").stream().filter(c -> c.kind().equals("txt2img") && !c.layouts().isEmpty()).toList();
-        assumeTrue(!cases.isEmpty(), "no SDXL txt2img fixture case with weights in " + FixtureCase.root());
-        FixtureCase c = cases.getFirst();
-        ModelFiles files = c.layouts().getFirst().files();
-        Map<String, FloatTensor> fp32;
-        try (DiffusionPipeline pipeline = (DiffusionPipeline) Pipelines.load(files, RuntimeOptions.defaults())) {
-            fp32 = textStages(pipeline, c);
-        }
-        try (DiffusionPipeline int8 = (DiffusionPipeline) Pipelines.load(files, RuntimeOptions.defaults().withWeights(WeightMode.INT8))) {
-            // the first prompt uses the encoders loaded with the model, the second loads them again: both as fp32
-            for (int run = 0; run < 2; run++) {
-                Map<String, FloatTensor> quantized = textStages(int8, c);
-                assertThat(quantized.keySet()).as("run " + run).isEqualTo(fp32.keySet());
-                for (String stage : fp32.keySet()) {
-                    assertThat(quantized.get(stage).data()).as("run " + run + " " + stage).containsExactly(fp32.get(stage).data());
-                }
-            }
-        }
-    }
-
-    /** The text stages (both encoders, the UNet's text inputs) of a generation of the case's request. */
-    private static Map<String, FloatTensor> textStages(DiffusionPipeline pipeline, FixtureCase c) {
-        GenerationRequest request = c.request(pipeline.defaults().sampler());
-        Map<String, FloatTensor> stages = new LinkedHashMap<>();
-        pipeline.generate(request, ProgressListener.NONE, new RecordedNoise(c.randomDraws()), new PipelineTrace() {
-            @Override
-            public void record(String name, FloatTensor value) {
-                if (name.startsWith("text.") || name.equals("model_in.encoder_hidden_states") || name.equals("model_in.text_embeds")) {
-                    stages.put(name, value);
-                }
-            }
-        });
-        assertThat(stages).containsKey("model_in.encoder_hidden_states");
-        return stages;
     }
 }
