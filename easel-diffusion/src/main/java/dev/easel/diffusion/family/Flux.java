@@ -235,9 +235,8 @@ public final class Flux {
      * only while they encode ({@link EncoderSlot}), one after the other: CLIP-L (the one loaded now serves the first
      * prompt), then T5 (its weights are checked against the model now). So the transformer's step and the VAE's decode
      * do not share the machine with them, nor T5's encoding, the peak of a generation, with CLIP-L; and the
-     * transformer and the VAE free their activations
-     * after each run instead of keeping them in ONNX Runtime's arena, so that each stage has the memory the previous
-     * one used. In fp32 everything stays loaded, as before.
+     * transformer and the VAE free their activations after each run instead of keeping them in ONNX Runtime's arena,
+     * so that each stage has the memory the previous one used. In fp32 everything stays loaded, as before.
      */
     public static DiffusionPipeline load(DetectedCheckpoint checkpoint, ModelFiles files, RuntimeOptions requested) {
         ComponentsLoaded built = new ComponentsLoaded();
