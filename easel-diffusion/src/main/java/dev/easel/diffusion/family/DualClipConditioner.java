@@ -34,8 +34,6 @@ public final class DualClipConditioner implements PromptConditioner {
     public record Encoders(ClipTextEncoder clipL, ClipTextEncoder clipG) implements AutoCloseable {
         public Encoders {
             if (clipG.config().projectionDim() <= 0) {
-                clipL.close();
-                clipG.close();
                 throw new IllegalArgumentException("SDXL's second text encoder needs its text_projection (pooled text_embeds)");
             }
         }

@@ -242,12 +242,12 @@ public final class Flux {
         ComponentsLoaded built = new ComponentsLoaded();
         try (Parts parts = open(checkpoint, files)) {
             String model = "the FLUX.1 model " + checkpoint.path().getFileName();
-            long fp32 = bytes(parts, WeightMode.FP32);
             // A GGUF transformer's own blocks say int8 or int4 (they then go to MatMulNBits as stored, Q8_0 and Q4_0).
             WeightMode mode = requested.weights() != null ? requested.weights()
-                    : parts.storedMode().orElse(MemoryCheck.fits(fp32) ? WeightMode.FP32 : WeightMode.INT8);
+                    : parts.storedMode().orElseGet(() -> MemoryCheck.fits(bytes(parts, WeightMode.FP32)) ? WeightMode.FP32 : WeightMode.INT8);
             WeightMode t5Mode = t5Mode(parts, mode, model);
-            MemoryCheck.requireFits(model, mode, transformerBytes(parts, mode) + t5Bytes(parts, t5Mode) + fp32PartsBytes(parts));
+            long t5Bytes = t5Bytes(parts, t5Mode);
+            MemoryCheck.requireFits(model, mode, transformerBytes(parts, mode) + t5Bytes + fp32PartsBytes(parts));
             // No GEMM repacking in fp32: at full size the transformer alone holds 48 GB of fp32 weights. Quantized
             // layers prepack (their kernels need it), so the quantized networks do; CLIP-L and the VAE need not.
             RuntimeOptions chosen = requested.withWeights(mode);
@@ -266,7 +266,7 @@ public final class Flux {
                     ComponentLoader.validate("text_encoder_2", T5Encoder.graph(parts.t5(), t5Options.linears()).weights(),
                             T5TextEncoder.withSharedEmbedding(w));
                 }
-                t5 = built.add(EncoderSlot.onDemand(null, () -> reloadT5(checkpoint, files, t5Options), t5Bytes(parts, t5Mode)));
+                t5 = built.add(EncoderSlot.onDemand(null, () -> reloadT5(checkpoint, files, t5Options), t5Bytes));
                 LOG.log(System.Logger.Level.INFO, "{0}: T5 ({1} weights) is loaded to encode each prompt and closed after it",
                         model, t5Mode);
             } else {

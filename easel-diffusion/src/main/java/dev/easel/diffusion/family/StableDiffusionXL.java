@@ -194,15 +194,14 @@ public final class StableDiffusionXL {
 
     /** CLIP-L and OpenCLIP-G, the larger first. */
     private static DualClipConditioner.Encoders loadTextEncoders(StableDiffusionParts parts, RuntimeOptions options) {
-        ClipTextEncoder clipG = parts.loadTextEncoder(parts.textEncoders().get(1), options);
-        ClipTextEncoder clipL;
+        ComponentsLoaded loaded = new ComponentsLoaded();
         try {
-            clipL = parts.loadTextEncoder(parts.textEncoders().get(0), options);
+            ClipTextEncoder clipG = loaded.add(parts.loadTextEncoder(parts.textEncoders().get(1), options));
+            ClipTextEncoder clipL = loaded.add(parts.loadTextEncoder(parts.textEncoders().get(0), options));
+            return new DualClipConditioner.Encoders(clipL, clipG);
         } catch (RuntimeException e) {
-            clipG.close();
-            throw e;
+            throw loaded.closeAfter(e);
         }
-        return new DualClipConditioner.Encoders(clipL, clipG);
     }
 
     private static DualClipConditioner.Encoders reloadTextEncoders(DetectedCheckpoint checkpoint, RuntimeOptions options) {
