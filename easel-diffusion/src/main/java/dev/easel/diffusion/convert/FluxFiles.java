@@ -123,7 +123,8 @@ public final class FluxFiles implements AutoCloseable {
         return isGguf(file) ? GgufFile.open(file) : SafetensorsFile.open(file);
     }
 
-    static boolean isGguf(Path file) {
+    /** Whether the file is GGUF, by its name (as the tools that write GGUF files name them). */
+    public static boolean isGguf(Path file) {
         return file.getFileName().toString().toLowerCase(java.util.Locale.ROOT).endsWith(".gguf");
     }
 

@@ -30,6 +30,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.function.Function;
 import java.util.stream.Stream;
 
 /**
@@ -47,7 +48,7 @@ public final class ModelCatalog {
     private final ServerConfig config;
     private final Clock clock;
     private final Map<String, LoadFailure> loadFailures = new HashMap<>();
-    private final Map<Path, ProbeCache> probes = new HashMap<>();
+    private final ByFileVersion<Inspection> probes = new ByFileVersion<>();
     private Map<String, ModelEntry> entries = Map.of();
     private Instant scannedAt = Instant.MIN;
     private volatile ModelDownloads downloads;
@@ -55,13 +56,24 @@ public final class ModelCatalog {
     private record LoadFailure(Path weights, long stamp, String reason) {
     }
 
-    private record ProbeCache(long stamp, Inspection inspection) {
-    }
+    private final ByFileVersion<Optional<WeightMode>> storedModes = new ByFileVersion<>();
 
-    private record StoredModeCache(long stamp, Optional<WeightMode> mode) {
-    }
+    /** What a file's header gave, read again only when the file changes (its modification time or size). */
+    private static final class ByFileVersion<T> {
+        private record Stamped<T>(long stamp, T value) {
+        }
 
-    private final Map<Path, StoredModeCache> storedModes = new HashMap<>();
+        private final Map<Path, Stamped<T>> values = new HashMap<>();
+
+        T get(Path file, Function<Path, T> read) {
+            long stamp = stamp(file);
+            Stamped<T> cached = values.get(file);
+            if (cached != null && cached.stamp() == stamp) return cached.value();
+            T value = read.apply(file);
+            values.put(file, new Stamped<>(stamp, value));
+            return value;
+        }
+    }
 
     public ModelCatalog(ServerConfig config, Clock clock) {
         this.config = config;
@@ -243,20 +255,18 @@ public final class ModelCatalog {
     }
 
     private Inspection inspected(Path path) {
-        long stamp = stamp(path);
-        ProbeCache cached = probes.get(path);
-        if (cached != null && cached.stamp() == stamp) return cached.inspection();
-        Inspection result;
+        return probes.get(path, ModelCatalog::inspect);
+    }
+
+    private static Inspection inspect(Path path) {
         try {
-            result = new Inspection(Optional.of(CheckpointInspector.inspect(path).family()), "", false);
+            return new Inspection(Optional.of(CheckpointInspector.inspect(path).family()), "", false);
         } catch (UnsupportedCheckpointException e) {
             boolean component = CheckpointInspector.component(path).isPresent();
-            result = new Inspection(Optional.empty(), withoutPath(e.getMessage(), path).replaceFirst("^unsupported checkpoint: ", ""), component);
+            return new Inspection(Optional.empty(), withoutPath(e.getMessage(), path).replaceFirst("^unsupported checkpoint: ", ""), component);
         } catch (RuntimeException e) {
-            result = new Inspection(Optional.empty(), "cannot be read: " + withoutPath(String.valueOf(e.getMessage()), path), false);
+            return new Inspection(Optional.empty(), "cannot be read: " + withoutPath(String.valueOf(e.getMessage()), path), false);
         }
-        probes.put(path, new ProbeCache(stamp, result));
-        return result;
     }
 
     /**
@@ -264,18 +274,14 @@ public final class ModelCatalog {
      * version of the file; empty for other checkpoints and for a GGUF that cannot be read (its load says why).
      */
     private Optional<WeightMode> storedMode(Path checkpoint) {
-        if (!checkpoint.getFileName().toString().toLowerCase(Locale.ROOT).endsWith(".gguf")) return Optional.empty();
-        long stamp = stamp(checkpoint);
-        StoredModeCache cached = storedModes.get(checkpoint);
-        if (cached != null && cached.stamp() == stamp) return cached.mode();
-        Optional<WeightMode> mode;
-        try {
-            mode = FluxFiles.storedMode(checkpoint);
-        } catch (RuntimeException unreadable) {
-            mode = Optional.empty();
-        }
-        storedModes.put(checkpoint, new StoredModeCache(stamp, mode));
-        return mode;
+        if (!FluxFiles.isGguf(checkpoint)) return Optional.empty();
+        return storedModes.get(checkpoint, file -> {
+            try {
+                return FluxFiles.storedMode(file);
+            } catch (RuntimeException unreadable) {
+                return Optional.empty();
+            }
+        });
     }
 
     /** A message without the server's directories: "/srv/models/x.safetensors: bad" -> "bad". */
