@@ -23,6 +23,9 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Optional;
 
+import static dev.easel.diffusion.bench.MemoryUsage.gib;
+import static dev.easel.diffusion.bench.PipelineBench.seconds;
+
 /**
  * FLUX.1 text-to-image (schnell's recipe: no guidance, flow-matching Euler) on the real-size random-weight
  * FLUX.1-schnell ({@link RandomFlux}) or on a given transformer file with its components beside it (safetensors or
@@ -141,13 +144,5 @@ public final class FluxBench {
         } catch (java.io.IOException e) {
             return -1;
         }
-    }
-
-    private static double seconds(long since) {
-        return (System.nanoTime() - since) / 1e9;
-    }
-
-    private static double gib(long bytes) {
-        return bytes / (1024.0 * 1024 * 1024);
     }
 }

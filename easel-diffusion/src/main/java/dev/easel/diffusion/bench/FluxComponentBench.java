@@ -20,6 +20,9 @@ import java.util.HashMap;
 import java.util.Locale;
 import java.util.Map;
 
+import static dev.easel.diffusion.bench.MemoryUsage.gib;
+import static dev.easel.diffusion.bench.PipelineBench.seconds;
+
 /**
  * Where a FLUX.1 model's memory goes: one component (transformer, t5, clip, vae) loaded alone, its resident memory
  * after loading against its weights' bytes, then one run of it at the given size (a transformer step, a T5 encoding,
@@ -147,13 +150,5 @@ public final class FluxComponentBench {
                 when, gib(MemoryUsage.rssBytes()), gib(MemoryUsage.anonymousRssBytes()), gib(MemoryUsage.statusField("RssFile:")), gib(MemoryUsage.statusField("RssShmem:")),
                 gib(MemoryUsage.peakRssBytes()), gib(rt.totalMemory() - rt.freeMemory()), gib(rt.totalMemory()));
         out.flush();
-    }
-
-    private static double seconds(long since) {
-        return (System.nanoTime() - since) / 1e9;
-    }
-
-    private static double gib(long bytes) {
-        return bytes / (1024.0 * 1024 * 1024);
     }
 }

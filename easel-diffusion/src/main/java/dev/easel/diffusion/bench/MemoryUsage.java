@@ -50,4 +50,8 @@ public final class MemoryUsage {
         }
         return -1;
     }
+
+    static double gib(long bytes) {
+        return bytes / (1024.0 * 1024 * 1024);
+    }
 }

@@ -40,6 +40,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 
+import static dev.easel.diffusion.bench.MemoryUsage.gib;
+
 /**
  * Times a real-size text-to-image run on a random-weight checkpoint (SD 1.5 with guidance; SDXL as Lightning runs
  * it): text encoding, seconds per UNet step, VAE decode, peak RSS, and achieved GFLOP/s (FLOPs counted from ONNX
@@ -288,11 +290,8 @@ public final class PipelineBench {
                         e.getValue().seconds(), e.getValue().flops() / 1e9));
     }
 
-    private static double seconds(long since) {
+    /** Seconds since {@code since} (a System.nanoTime() reading). */
+    static double seconds(long since) {
         return (System.nanoTime() - since) / 1e9;
-    }
-
-    private static double gib(long bytes) {
-        return bytes / (1024.0 * 1024 * 1024);
     }
 }
