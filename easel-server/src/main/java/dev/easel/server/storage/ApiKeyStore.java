@@ -52,13 +52,7 @@ public final class ApiKeyStore {
     public Optional<Created> createFirstAdmin() {
         String secret = ApiKeySecrets.newSecret();
         long now = clock.millis();
-        return db.transaction(c -> {
-            if (db.dialect() == Database.Dialect.POSTGRESQL) {
-                try (PreparedStatement ps = c.prepareStatement("SELECT pg_advisory_xact_lock(?)")) {
-                    ps.setLong(1, FIRST_KEY_LOCK);
-                    ps.execute();
-                }
-            }
+        return db.exclusiveTransaction(FIRST_KEY_LOCK, c -> {
             // one statement: SQLite takes its write lock for the check too (a read-then-write transaction of two
             // processes would fail to upgrade)
             OptionalLong id = insertReturningId(c, "INSERT INTO api_keys (secret_hash, name, tier, admin, created_at)"

@@ -11,6 +11,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.DriverManager;
+import java.sql.PreparedStatement;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.util.concurrent.locks.ReentrantLock;
@@ -145,6 +146,23 @@ public final class Database implements AutoCloseable {
             } finally {
                 c.setAutoCommit(true);
             }
+        });
+    }
+
+    /**
+     * As {@link #transaction}, one at a time across every node sharing the database for the same {@code lock}: on
+     * PostgreSQL under a transaction-scoped advisory lock (held until the transaction ends); SQLite has one writer. For
+     * a check and the write it decides, which must not interleave with another node's.
+     */
+    public <T> T exclusiveTransaction(long lock, SqlWork<T> work) {
+        return transaction(c -> {
+            if (dialect == Dialect.POSTGRESQL) {
+                try (PreparedStatement ps = c.prepareStatement("SELECT pg_advisory_xact_lock(?)")) {
+                    ps.setLong(1, lock);
+                    ps.execute();
+                }
+            }
+            return work.run(c);
         });
     }
 

@@ -108,13 +108,7 @@ public final class JobStore {
      * advisory lock lets one insert through at a time (held only while its transaction lasts); SQLite has one writer.
      */
     public boolean insertIfRoom(NewJob j, byte[] inputs, int capacity) {
-        return db.transaction(c -> {
-            if (db.dialect() == Database.Dialect.POSTGRESQL) {
-                try (PreparedStatement ps = c.prepareStatement("SELECT pg_advisory_xact_lock(?)")) {
-                    ps.setLong(1, QUEUE_LOCK);
-                    ps.execute();
-                }
-            }
+        return db.exclusiveTransaction(QUEUE_LOCK, c -> {
             try (PreparedStatement ps = c.prepareStatement("SELECT COUNT(*) FROM jobs WHERE state = 'queued'");
                  ResultSet rs = ps.executeQuery()) {
                 rs.next();
