@@ -117,7 +117,7 @@ class PlaygroundBrowserTest {
 
         // the history keeps it with its parameters and seed
         browser.find("#tab-history").click();
-        assertThat(historyEntry().getText()).contains("a lighthouse at dusk", "1234", "64x64", SD15);
+        assertThat(inHistoryEntry(WebElement::getText)).contains("a lighthouse at dusk", "1234", "64x64", SD15);
         assertThat(browser.find("#workspace").isDisplayed()).as("only the history is shown").isFalse();
         browser.screenshot("03-history");
 
@@ -482,15 +482,23 @@ class PlaygroundBrowserTest {
                 By.cssSelector("#history-list li[data-id]")));
     }
 
-    /**
-     * Clicks a button of the first history entry. The list is rebuilt from IndexedDB whenever it is shown, so an entry
-     * found a moment ago may have been replaced by the same entry drawn again: find it afresh then.
-     */
+    /** Clicks a button of the first history entry. */
     private void clickInHistoryEntry(String label) throws InterruptedException {
+        inHistoryEntry(entry -> {
+            entry.findElement(By.xpath(".//button[text()='" + label + "']")).click();
+            return null;
+        });
+    }
+
+    /**
+     * Applies {@code action} to the first history entry. The list is rebuilt from IndexedDB whenever a result is stored
+     * and whenever it is shown, so an entry found a moment ago may have been replaced by the same entry drawn again:
+     * find it afresh then.
+     */
+    private <T> T inHistoryEntry(java.util.function.Function<WebElement, T> action) throws InterruptedException {
         for (int attempt = 1; ; attempt++) {
             try {
-                historyEntry().findElement(By.xpath(".//button[text()='" + label + "']")).click();
-                return;
+                return action.apply(historyEntry());
             } catch (org.openqa.selenium.StaleElementReferenceException redrawn) {
                 if (attempt == 5) throw redrawn;
                 Thread.sleep(200);
