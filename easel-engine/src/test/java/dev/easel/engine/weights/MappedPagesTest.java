@@ -1,6 +1,10 @@
 package dev.easel.engine.weights;
 
+import dev.easel.engine.graph.GraphBuilder;
 import dev.easel.engine.quant.BlockFormat;
+import dev.easel.engine.runtime.OnnxModel;
+import dev.easel.engine.runtime.RuntimeOptions;
+import dev.easel.engine.tensor.FloatTensor;
 import dev.easel.engine.weights.gguf.GgufFile;
 import dev.easel.engine.weights.gguf.GgufType;
 import dev.easel.engine.weights.gguf.GgufWriter;
@@ -9,8 +13,14 @@ import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
 import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.util.List;
 import java.util.Map;
 import java.util.function.Consumer;
@@ -20,7 +30,8 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * Reading a tensor of a mapped file leaves its pages out of the process's resident set: a load reads each tensor
- * (or range of rows) once, and a checkpoint's pages kept mapped would add its whole size to the load's peak RSS.
+ * (or range of rows) once, and a checkpoint's pages kept mapped would add its whole size to the load's peak RSS. So
+ * do the pages of a file mapped by other code once {@link MappedPages#pageOut} is asked to drop them.
  */
 class MappedPagesTest {
     private static final long ROWS = 4096;
@@ -57,6 +68,57 @@ class MappedPagesTest {
         try (GgufFile f = GgufFile.open(file)) {
             assertResidentGrowthSmall(ROWS * COLUMNS * 2, () -> readAndDrop(a -> f.float32("f16", a)));
             assertResidentGrowthSmall(ROWS * COLUMNS * 34 / 32, () -> readAndDrop(a -> f.quantized("q8", BlockFormat.INT8, a).orElseThrow()));
+        }
+    }
+
+    /** A file mapped privately elsewhere (as ONNX Runtime maps a session's weights) and read: its pages are paged out. */
+    @Test
+    void pageOutDropsTheResidentPagesOfAnotherMappingOfTheFile() throws IOException {
+        Path folder = Files.createDirectories(temp.resolve("weights"));
+        Path file = folder.resolve("weights.f32");
+        long bytes = ROWS * COLUMNS * Float.BYTES;
+        try (FileChannel out = FileChannel.open(file, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+            out.write(ByteBuffer.allocate(Math.toIntExact(bytes)));
+        }
+        try (Arena arena = Arena.ofConfined(); FileChannel in = FileChannel.open(file, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
+            MemorySegment mapped = in.map(FileChannel.MapMode.PRIVATE, 0, bytes, arena);
+            long before = residentFileBytes();
+            long sum = 0;
+            for (long at = 0; at < bytes; at += 4096) sum += mapped.get(ValueLayout.JAVA_BYTE, at);
+            assertThat(residentFileBytes() - before).as("the read mapped the file's pages (sum %d)", sum).isGreaterThan(bytes / 2);
+
+            assertThat(MappedPages.pageOut(folder)).as("bytes of the file's mappings advised").isGreaterThanOrEqualTo(bytes);
+            assertThat(residentFileBytes() - before).as("file-backed resident memory after the page-out")
+                    .isLessThan((long) (bytes * KEPT_AT_MOST));
+            assertThat(mapped.get(ValueLayout.JAVA_BYTE, bytes - 1)).as("a page read again after the page-out").isZero();
+        }
+    }
+
+    /**
+     * ONNX Runtime maps a session's scratch file and reads the blocks and scales to repack them (int4 blocks computed
+     * in int8 keep the scales they packed), then keeps the mapping: the pages it read are dropped once the session
+     * exists (for a full-size FLUX.1 in int4, 1.4 GiB). That the layer still computes its values is
+     * {@code MatMulNBitsTest}'s, whose prepacked sessions are made so.
+     */
+    @Test
+    void aPrepackedSessionLeavesItsWeightFilesPagesOutOfTheResidentSet() {
+        int k = (int) COLUMNS, n = (int) ROWS;
+        GraphBuilder g = new GraphBuilder("wide");
+        g.output(g.quantizedLinear(g.floatInput("x", 1, "tokens", k), "fc", k, n, false, BlockFormat.INT4, 4), "y");
+        ByteBuffer w = ByteBuffer.allocateDirect(n * k * Float.BYTES).order(ByteOrder.nativeOrder());
+        for (int i = 0; i < n * k; i++) w.putFloat(i * Float.BYTES, (i % 251) / 251f - 0.5f);
+        OnnxModel.WeightProvider weights = (name, arena) -> w.duplicate().order(ByteOrder.nativeOrder());
+        FloatTensor x = new FloatTensor(new long[]{1, 2, k}, new float[2 * k]);
+        long scaleBytes = (long) n * k / 32 * Float.BYTES;
+        // a first session loads ONNX Runtime's own library pages
+        try (OnnxModel first = OnnxModel.create(g, weights, RuntimeOptions.defaults().withThreads(2).withPrepack(false))) {
+            first.runSingle(Map.of("x", x));
+        }
+        long before = residentFileBytes();
+        try (OnnxModel prepacked = OnnxModel.create(g, weights, RuntimeOptions.defaults().withThreads(2).withPrepack(true))) {
+            assertThat(residentFileBytes() - before).as("file-backed resident memory grown by a load that read %d bytes of scales",
+                    scaleBytes).isLessThan((long) (scaleBytes * KEPT_AT_MOST));
+            assertThat(prepacked.runSingle(Map.of("x", x)).data()).as("zeros in, zeros out").containsOnly(0f);
         }
     }
 
