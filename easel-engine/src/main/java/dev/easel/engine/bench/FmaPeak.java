@@ -39,6 +39,9 @@ public final class FmaPeak {
             double flops = 2.0 * SPECIES.length() * CHAINS * iterations * threads;
             best = Math.max(best, flops / seconds / 1e9);
         }
+        // Until the JIT compiles the loop, every vector operation allocates: the warm-up grows the heap by about a
+        // GiB of garbage, which the JVM would keep resident and the benches would count in a model's peak RSS.
+        System.gc();
         return best;
     }
 
