@@ -222,8 +222,8 @@ public final class OnnxModel implements AutoCloseable {
             if (options.profileFolder() != null) {
                 so.enableProfiling(options.profileFolder().resolve(optimizedModel.getParent().getFileName().toString()).toString());
             }
-            return new OnnxModel(createSession(options, optimizedDataFile(optimizedModel),
-                    () -> ENV.createSession(optimizedModel.toString(), so)), weightBytes);
+            // Its mapped pages stay: they are the cache's, and in the page cache they serve the next load too.
+            return new OnnxModel(ENV.createSession(optimizedModel.toString(), so), weightBytes);
         } catch (OrtException e) {
             throw new IllegalStateException("ONNX Runtime could not load the prepared model " + optimizedModel + ": " + e.getMessage(), e);
         }
@@ -236,14 +236,16 @@ public final class OnnxModel implements AutoCloseable {
     }
 
     /**
-     * Makes a session over weights mapped from {@code weightsFile}. With prepacking, ONNX Runtime reads most of them
-     * only to repack them, and keeps the mapping: the pages it has read go from the resident set
-     * ({@link MappedPages#pageOut}) every second while it works and once it is done, so that they do not pile up
-     * beside the packed copies (T5-XXL's int4 scales: 0.6 GiB at the peak of a FLUX.1 generation). Without
-     * prepacking it reads the mapped weights at every run, so they stay.
+     * Makes a session over weights mapped from the scratch file {@code weightsFile}. With quantized weights, ONNX
+     * Runtime reads the blocks and scales only to repack them (MatMulNBits keeps the scales it copied), and keeps the
+     * mapping: the pages it has read go ({@link MappedPages#pageOut}: from the resident set and, the file being ours
+     * alone, from the page cache) every second while it works and once it is done, so that they do not pile up beside
+     * the packed copies (a full-size FLUX.1 int4 transformer's scales: 1.4 GiB; T5-XXL's, 0.6 GiB at the peak of a
+     * generation). Without prepacking the mapped weights are read at every run; fp32 sessions are left as they were
+     * (memory is not what they are short of, and the prepared-model cache's writer reads the file after them).
      */
     private static OrtSession createSession(RuntimeOptions options, Path weightsFile, SessionMaker maker) throws OrtException {
-        if (Boolean.FALSE.equals(options.prepackWeights())) return maker.make();
+        if (Boolean.FALSE.equals(options.prepackWeights()) || !options.weightMode().quantized()) return maker.make();
         ScheduledFuture<?> pagingOut = PAGE_OUT.scheduleWithFixedDelay(() -> MappedPages.pageOut(weightsFile), 1, 1, TimeUnit.SECONDS);
         try {
             return maker.make();

@@ -4,6 +4,7 @@ import dev.easel.engine.graph.GraphBuilder;
 import dev.easel.engine.quant.BlockFormat;
 import dev.easel.engine.runtime.OnnxModel;
 import dev.easel.engine.runtime.RuntimeOptions;
+import dev.easel.engine.runtime.WeightMode;
 import dev.easel.engine.tensor.FloatTensor;
 import dev.easel.engine.weights.gguf.GgufFile;
 import dev.easel.engine.weights.gguf.GgufType;
@@ -115,7 +116,8 @@ class MappedPagesTest {
             first.runSingle(Map.of("x", x));
         }
         long before = residentFileBytes();
-        try (OnnxModel prepacked = OnnxModel.create(g, weights, RuntimeOptions.defaults().withThreads(2).withPrepack(true))) {
+        RuntimeOptions int4 = RuntimeOptions.defaults().withThreads(2).withPrepack(true).withWeights(WeightMode.INT4);
+        try (OnnxModel prepacked = OnnxModel.create(g, weights, int4)) {
             assertThat(residentFileBytes() - before).as("file-backed resident memory grown by a load that read %d bytes of scales",
                     scaleBytes).isLessThan((long) (scaleBytes * KEPT_AT_MOST));
             assertThat(prepacked.runSingle(Map.of("x", x)).data()).as("zeros in, zeros out").containsOnly(0f);
