@@ -222,10 +222,8 @@ public final class OnnxModel implements AutoCloseable {
             if (options.profileFolder() != null) {
                 so.enableProfiling(options.profileFolder().resolve(optimizedModel.getParent().getFileName().toString()).toString());
             }
-            OnnxModel model = new OnnxModel(ENV.createSession(optimizedModel.toString(), so), weightBytes);
-            // As for a scratch file (see createSession), but the pages stay in the page cache: the next load reads them.
-            if (repacksQuantized(options)) MappedPages.unmapResident(optimizedDataFile(optimizedModel));
-            return model;
+            // Its mapped pages stay: they are the cache's, and in the page cache they serve the next load too.
+            return new OnnxModel(ENV.createSession(optimizedModel.toString(), so), weightBytes);
         } catch (OrtException e) {
             throw new IllegalStateException("ONNX Runtime could not load the prepared model " + optimizedModel + ": " + e.getMessage(), e);
         }
@@ -247,7 +245,7 @@ public final class OnnxModel implements AutoCloseable {
      * (memory is not what they are short of, and the prepared-model cache's writer reads the file after them).
      */
     private static OrtSession createSession(RuntimeOptions options, Path weightsFile, SessionMaker maker) throws OrtException {
-        if (!repacksQuantized(options)) return maker.make();
+        if (Boolean.FALSE.equals(options.prepackWeights()) || !options.weightMode().quantized()) return maker.make();
         ScheduledFuture<?> pagingOut = PAGE_OUT.scheduleWithFixedDelay(() -> MappedPages.pageOut(weightsFile), 1, 1, TimeUnit.SECONDS);
         try {
             return maker.make();
@@ -255,11 +253,6 @@ public final class OnnxModel implements AutoCloseable {
             pagingOut.cancel(false);
             MappedPages.pageOut(weightsFile);
         }
-    }
-
-    /** Whether the session's quantized weights are repacked, so that what it maps of them is read only once. */
-    private static boolean repacksQuantized(RuntimeOptions options) {
-        return !Boolean.FALSE.equals(options.prepackWeights()) && options.weightMode().quantized();
     }
 
     /** One daemon thread for {@link #createSession}'s page-outs. */

@@ -96,34 +96,6 @@ class MappedPagesTest {
     }
 
     /**
-     * Mapped again (as ONNX Runtime maps a prepared-model cache entry) and read: the pages leave the resident set, except
-     * in a mapping holding a private copy of a page, which would be lost.
-     */
-    @Test
-    void unmapResidentDropsCleanMappingsAndKeepsOnesWithAWrittenPage() throws IOException {
-        Path file = temp.resolve("entry.data");
-        long bytes = ROWS * COLUMNS * Float.BYTES;
-        try (FileChannel out = FileChannel.open(file, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
-            out.write(ByteBuffer.allocate(Math.toIntExact(bytes)));
-        }
-        try (Arena arena = Arena.ofConfined(); FileChannel in = FileChannel.open(file, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
-            MemorySegment clean = in.map(FileChannel.MapMode.PRIVATE, 0, bytes, arena);
-            MemorySegment written = in.map(FileChannel.MapMode.PRIVATE, 0, 2 * 4096, arena);
-            long before = residentFileBytes();
-            long sum = 0;
-            for (long at = 0; at < bytes; at += 4096) sum += clean.get(ValueLayout.JAVA_BYTE, at);
-            written.set(ValueLayout.JAVA_BYTE, 1, (byte) 42);
-            assertThat(residentFileBytes() - before).as("the read mapped the file's pages (sum %d)", sum).isGreaterThan(bytes / 2);
-
-            assertThat(MappedPages.unmapResident(file)).as("bytes of the clean mapping advised").isEqualTo(bytes);
-            assertThat(residentFileBytes() - before).as("file-backed resident memory after the unmap")
-                    .isLessThan((long) (bytes * KEPT_AT_MOST));
-            assertThat(written.get(ValueLayout.JAVA_BYTE, 1)).as("the byte written into the other mapping").isEqualTo((byte) 42);
-            assertThat(clean.get(ValueLayout.JAVA_BYTE, bytes - 1)).as("a page read again").isZero();
-        }
-    }
-
-    /**
      * ONNX Runtime maps a session's scratch file and reads the blocks and scales to repack them (int4 blocks computed
      * in int8 keep the scales they packed), then keeps the mapping: the pages it read are dropped once the session
      * exists (for a full-size FLUX.1 in int4, 1.4 GiB). That the layer still computes its values is
