@@ -195,7 +195,9 @@ public final class OnnxModel implements AutoCloseable {
      * so it is the same file), closed at once. For writing behind a session already in use.
      */
     static void writeOptimized(ConvertedWeights converted, RuntimeOptions options, Path optimizedModel) {
-        try (OnnxModel writer = open(converted, options.withThreads(1).withPrepack(false).withProfiling(null), optimizedModel)) {
+        // No weight mode: the graph is built already, and quantized options refuse to turn prepacking off.
+        RuntimeOptions writing = options.withWeights(null).withThreads(1).withPrepack(false).withProfiling(null);
+        try (OnnxModel writer = open(converted, writing, optimizedModel)) {
             // the file is written while the session is made
         }
     }

@@ -60,7 +60,8 @@ class PreparedModelCacheTest {
     @ValueSource(ints = {0, CacheTestModel.QUANTIZED})
     void writingBehindTheLoadOrWhileLoadingWritesTheSameEntry(int variant) throws IOException {
         Path weights = weights();
-        RuntimeOptions options = OPTIONS.withPrepack(true);
+        // as a pipeline asks for them: quantized layers come with a quantized weight mode
+        RuntimeOptions options = OPTIONS.withPrepack(true).withWeights(variant == CacheTestModel.QUANTIZED ? WeightMode.INT8 : null);
         PreparedModelCache behind = PreparedModelCache.open(tmp.resolve("behind"), 0)
                 .seeingAvailableMemory(() -> java.util.OptionalLong.of(Long.MAX_VALUE));
         PreparedModelCache through = PreparedModelCache.open(tmp.resolve("through"), 0)
