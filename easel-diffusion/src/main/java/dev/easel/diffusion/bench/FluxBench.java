@@ -39,10 +39,7 @@ public final class FluxBench {
     }
 
     public static void run(PipelineBench.Settings s, Optional<Path> checkpoint, PrintWriter out) {
-        out.printf("FMA peak (%d threads, %d-lane vectors): measuring...%n", s.options().threads(), FmaPeak.vectorLanes());
-        out.flush();
-        double peak = FmaPeak.measureGflops(s.options().threads(), 1.0);
-        out.printf("FMA peak: %.1f GFLOP/s%n", peak);
+        double peak = PipelineBench.measureFmaPeak(s, out);
 
         long t0 = System.nanoTime();
         if (checkpoint.isEmpty()) {

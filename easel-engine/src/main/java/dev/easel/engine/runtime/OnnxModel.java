@@ -36,9 +36,8 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.LinkedHashMap;
 import java.util.Map;
-import java.util.concurrent.Executors;
-import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -53,6 +52,19 @@ public final class OnnxModel implements AutoCloseable {
     private static final OrtEnvironment ENV = OrtEnvironment.getEnvironment();
     /** Offsets are multiples of this so ONNX Runtime can map the data (64 KiB covers every page size). */
     private static final long ALIGNMENT = 64 * 1024;
+    /** How often {@link #createSession} pages out what ONNX Runtime has read: often enough not to pile up (T5-XXL
+     * packs about 0.5 GiB of scales a second), seldom enough that reading /proc/self/maps costs nothing. */
+    private static final long PAGE_OUT_PERIOD_SECONDS = 1;
+    /** One daemon thread for {@link #createSession}'s page-outs. */
+    private static final ScheduledThreadPoolExecutor PAGE_OUT = new ScheduledThreadPoolExecutor(1, r -> {
+        Thread t = new Thread(r, "easel-page-out");
+        t.setDaemon(true);
+        return t;
+    });
+
+    static {
+        PAGE_OUT.setRemoveOnCancelPolicy(true);
+    }
 
     /** Supplies a weight as fp32 in a direct, native-order buffer allocated in the given arena. */
     @FunctionalInterface
@@ -224,45 +236,40 @@ public final class OnnxModel implements AutoCloseable {
             if (options.profileFolder() != null) {
                 so.enableProfiling(options.profileFolder().resolve(optimizedModel.getParent().getFileName().toString()).toString());
             }
-            // Its mapped pages stay: they are the cache's, and in the page cache they serve the next load too.
+            // The pages it maps stay: they are the cache's, and from the page cache they serve the next load too.
             return new OnnxModel(ENV.createSession(optimizedModel.toString(), so), weightBytes);
         } catch (OrtException e) {
             throw new IllegalStateException("ONNX Runtime could not load the prepared model " + optimizedModel + ": " + e.getMessage(), e);
         }
     }
 
-    /** Makes a session; {@link #createSession} takes it as this. */
+    /** ONNX Runtime's session construction, handed to {@link #createSession}. */
     @FunctionalInterface
     private interface SessionMaker {
         OrtSession make() throws OrtException;
     }
 
     /**
-     * Makes a session over weights mapped from the scratch file {@code weightsFile}. With quantized weights, ONNX
-     * Runtime reads the blocks and scales only to repack them (MatMulNBits keeps the scales it copied), and keeps the
-     * mapping: the pages it has read go ({@link MappedPages#pageOut}: from the resident set and, the file being ours
-     * alone, from the page cache) every second while it works and once it is done, so that they do not pile up beside
-     * the packed copies (a full-size FLUX.1 int4 transformer's scales: 1.4 GiB; T5-XXL's, 0.6 GiB at the peak of a
-     * generation). Without prepacking the mapped weights are read at every run; fp32 sessions are left as they were
-     * (memory is not what they are short of, and the prepared-model cache's writer reads the file after them).
+     * Makes a session over weights mapped from the scratch file in {@code scratchFolder}. With quantized weights
+     * (always repacked), ONNX Runtime reads the blocks and scales only to repack them, and keeps the mapping with the
+     * pages it read (MatMulNBits keeps the scales it copied): they are paged out ({@link MappedPages#pageOut}) every
+     * {@link #PAGE_OUT_PERIOD_SECONDS} while it works and once it is done, so that they do not pile up beside the
+     * packed copies (a full-size FLUX.1 int4 transformer's scales: 1.4 GiB; T5-XXL's: 0.6 GiB at the peak of a
+     * generation). A page read again later in the same construction comes back from the disk; so do the pages the
+     * prepared-model cache's writer reads after a quantized first load. fp32 sessions are left as they were: some
+     * read their mapped weights at every run, and memory is not what they are short of.
      */
-    private static OrtSession createSession(RuntimeOptions options, Path weightsFile, SessionMaker maker) throws OrtException {
-        if (Boolean.FALSE.equals(options.prepackWeights()) || !options.weightMode().quantized()) return maker.make();
-        ScheduledFuture<?> pagingOut = PAGE_OUT.scheduleWithFixedDelay(() -> MappedPages.pageOut(weightsFile), 1, 1, TimeUnit.SECONDS);
+    private static OrtSession createSession(RuntimeOptions options, Path scratchFolder, SessionMaker maker) throws OrtException {
+        if (!options.weightMode().quantized()) return maker.make();
+        ScheduledFuture<?> pagingOut = PAGE_OUT.scheduleWithFixedDelay(() -> MappedPages.pageOut(scratchFolder),
+                PAGE_OUT_PERIOD_SECONDS, PAGE_OUT_PERIOD_SECONDS, TimeUnit.SECONDS);
         try {
             return maker.make();
         } finally {
             pagingOut.cancel(false);
-            MappedPages.pageOut(weightsFile);
+            MappedPages.pageOut(scratchFolder);
         }
     }
-
-    /** One daemon thread for {@link #createSession}'s page-outs. */
-    private static final ScheduledExecutorService PAGE_OUT = Executors.newSingleThreadScheduledExecutor(r -> {
-        Thread t = new Thread(r, "easel-page-out");
-        t.setDaemon(true);
-        return t;
-    });
 
     /** The data file of an optimized model written by {@link #create(GraphBuilder, WeightProvider, RuntimeOptions, Path, Path)}. */
     static Path optimizedDataFile(Path optimizedModel) {
