@@ -65,7 +65,7 @@ public final class FluxComponentBench {
                         written = d.weightBytes();
                     }
                     case "t5" -> {
-                        T5TextEncoder t = new T5TextEncoder(parts.t5(), w, key, quantized);
+                        T5TextEncoder t = new T5TextEncoder(parts.t5(), w, key, quantized.withWeights(Flux.t5Weights(mode)));
                         loaded = t;
                         written = t.weightBytes();
                     }

@@ -21,6 +21,7 @@ import dev.easel.diffusion.pipeline.ModelDefaults;
 import dev.easel.diffusion.scheduler.SchedulerSettings;
 import dev.easel.diffusion.tokenizer.ClipTokenizer;
 import dev.easel.diffusion.tokenizer.T5Tokenizer;
+import dev.easel.engine.runtime.CpuFeatures;
 import dev.easel.engine.runtime.Linears;
 import dev.easel.engine.runtime.RuntimeOptions;
 import dev.easel.engine.runtime.WeightMode;
@@ -185,18 +186,27 @@ public final class Flux {
     static final long HEADROOM = 3L << 30;
 
     /**
-     * T5's mode: the model's, except that an int8 model runs T5 in int4 when the transformer and T5, both int8 and
-     * repacked as loaded ({@link MemoryCheck#residentBytes}), would not fit the memory available with
-     * {@link #HEADROOM} to spare (a full-size FLUX.1: about 14 GiB of transformer and 6 GiB of T5-XXL in int8,
-     * 3.7 GiB for T5 in int4). Said in the log.
+     * The mode T5 is meant to run in for a model in {@code mode}: the same, except that T5 never runs w8a8 (T5's
+     * activations have outlier channels that one scale per token serves badly; it encodes once per prompt, so its speed
+     * matters little): a w8a8 model runs T5 in int8.
+     */
+    public static WeightMode t5Weights(WeightMode mode) {
+        return mode == WeightMode.W8A8 ? WeightMode.INT8 : mode;
+    }
+
+    /**
+     * T5's mode: {@link #t5Weights}, except that an int8 T5 runs in int4 when the transformer and T5, repacked as loaded ({@link MemoryCheck#residentBytes}),
+     * would not fit the memory available with {@link #HEADROOM} to spare (a full-size FLUX.1: about 14 GiB of
+     * transformer and 6 GiB of T5-XXL in int8, 3.7 GiB for T5 in int4). Said in the log.
      */
     static WeightMode t5Mode(Parts parts, WeightMode mode, String model) {
-        if (mode != WeightMode.INT8) return mode;
+        WeightMode t5 = t5Weights(mode);
+        if (t5 != WeightMode.INT8) return t5;
         long int8 = MemoryCheck.residentBytes(FluxTransformer.graph(parts.transformer(), linears(mode)), mode)
-                + MemoryCheck.residentBytes(T5Encoder.graph(parts.t5(), linears(mode)), mode) + fp32PartsBytes(parts);
-        if (MemoryCheck.fits(int8 + HEADROOM)) return mode;
-        LOG.log(System.Logger.Level.INFO, "{0}: int8 weights with T5 in int8 need more memory than this machine has "
-                + "available; T5 runs with int4 weights", model);
+                + MemoryCheck.residentBytes(T5Encoder.graph(parts.t5(), linears(t5)), t5) + fp32PartsBytes(parts);
+        if (MemoryCheck.fits(int8 + HEADROOM)) return t5;
+        LOG.log(System.Logger.Level.INFO, "{0}: {1} weights with T5 in int8 need more memory than this machine has "
+                + "available; T5 runs with int4 weights", model, mode);
         return WeightMode.INT4;
     }
 
@@ -227,9 +237,9 @@ public final class Flux {
      * transformer, T5, autoencoder, CLIP-L. The files are closed once they are loaded.
      *
      * <p>Weight mode: the caller's, else fp32 where the fp32 weights fit the memory available (exact, and what the
-     * fixtures check), else int8 (a full-size FLUX.1 needs 67 GB in fp32, about 19 GB in int8: the community's
-     * choice for CPUs, and with int8 compute faster than fp32). The transformer's blocks and T5's linears are
-     * quantized; the rest stays fp32.
+     * fixtures check), else w8a8 where the CPU has an exact integer GEMM (a full-size FLUX.1 needs 67 GB in fp32, about
+     * 12 GB of transformer in w8a8, whose steps run about 5 times as fast as int8's blocks), else int8. The
+     * transformer's blocks and T5's linears are quantized; the rest stays fp32.
      *
      * <p>Memory, where the weights are quantized (memory is what this model is short of): the text encoders are loaded
      * only while they encode ({@link EncoderSlot}), one after the other: CLIP-L (the one loaded now serves the first
@@ -244,7 +254,8 @@ public final class Flux {
             String model = "the FLUX.1 model " + checkpoint.path().getFileName();
             // A GGUF transformer's own blocks say int8 or int4 (they then go to MatMulNBits as stored, Q8_0 and Q4_0).
             WeightMode mode = requested.weights() != null ? requested.weights()
-                    : parts.storedMode().orElseGet(() -> MemoryCheck.fits(bytes(parts, WeightMode.FP32)) ? WeightMode.FP32 : WeightMode.INT8);
+                    : parts.storedMode().orElseGet(() -> MemoryCheck.fits(bytes(parts, WeightMode.FP32)) ? WeightMode.FP32
+                            : CpuFeatures.integerDotProduct() ? WeightMode.W8A8 : WeightMode.INT8);
             WeightMode t5Mode = t5Mode(parts, mode, model);
             long t5Bytes = t5Bytes(parts, t5Mode);
             MemoryCheck.requireFits(model, mode, transformerBytes(parts, mode) + t5Bytes + fp32PartsBytes(parts));

@@ -41,7 +41,7 @@ public interface ImagePipeline extends AutoCloseable {
     /** A cheap preview of the current latents of image {@code index}, without running the VAE decoder. */
     RgbImage preview(FloatTensor latents, int index);
 
-    /** How the model's big linear layers hold their weights (fp32, int8, int4): what {@code /v1/models} shows. */
+    /** How the model's big linear layers hold their weights (fp32, int8, int4, w8a8): what {@code /v1/models} shows. */
     default dev.easel.engine.runtime.WeightMode weightMode() {
         return dev.easel.engine.runtime.WeightMode.FP32;
     }

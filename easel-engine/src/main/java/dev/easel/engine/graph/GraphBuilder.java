@@ -34,10 +34,13 @@ public final class GraphBuilder {
     private static final int FLOAT = TensorProto.DataType.FLOAT_VALUE;
     private static final int INT64 = TensorProto.DataType.INT64_VALUE;
     private static final int UINT8 = TensorProto.DataType.UINT8_VALUE;
+    private static final int INT8 = TensorProto.DataType.INT8_VALUE;
 
     /** Suffixes of the two initializers a block-quantized weight {@code name} is bound as (MatMulNBits' B and scales). */
     public static final String BLOCKS_SUFFIX = "#blocks";
     public static final String SCALES_SUFFIX = "#scales";
+    /** Suffix of the int8 initializer a channel-quantized weight is bound as (MatMulIntegerToFloat's B; scales as above). */
+    public static final String INT8_SUFFIX = "#int8";
 
     /** The location a weight declaration names until a session binds it (see {@link dev.easel.engine.runtime.OnnxModel}). */
     public static final String UNBOUND_WEIGHTS_FILE = "unbound";
@@ -45,6 +48,7 @@ public final class GraphBuilder {
     private final GraphProto.Builder graph = GraphProto.newBuilder();
     private final Map<String, long[]> weights = new LinkedHashMap<>();
     private final Map<String, BlockFormat> quantized = new LinkedHashMap<>();
+    private final java.util.Set<String> channelQuantized = new java.util.LinkedHashSet<>();
     /** Initializers that hold several weights' rows one after the other (see {@link #stackedWeight}), to those weights. */
     private final Map<String, List<String>> stacks = new LinkedHashMap<>();
     private final java.util.Set<String> stacked = new java.util.HashSet<>();
@@ -79,8 +83,8 @@ public final class GraphBuilder {
     /** A weight of the given shape, bound by name when the session is created. */
     public Value weight(String name, long... shape) {
         requireUnstacked(name);
-        if (quantized.containsKey(name)) {
-            throw new IllegalStateException("weight " + name + " is declared both block-quantized and fp32");
+        if (quantized.containsKey(name) || channelQuantized.contains(name)) {
+            throw new IllegalStateException("weight " + name + " is declared both quantized and fp32");
         }
         long[] previous = weights.putIfAbsent(name, shape.clone());
         if (previous == null) {
@@ -117,6 +121,31 @@ public final class GraphBuilder {
                     + " and " + Arrays.toString(shape));
         }
         return new Value[]{new Value(name + BLOCKS_SUFFIX), new Value(name + SCALES_SUFFIX)};
+    }
+
+    /**
+     * A [rows, columns] weight (a Linear's [out, in]) bound channel-quantized, as MatMulIntegerToFloat's inputs:
+     * {@code name#int8} (int8 [columns, rows]: transposed, so that it is B of x times B) and {@code name#scales}
+     * (fp32 [rows], one per output channel). {@link #weights()} still lists {@code name} with its logical shape.
+     *
+     * @return the int8 values and the scales
+     */
+    public Value[] channelQuantizedWeight(String name, long rows, long columns) {
+        requireUnstacked(name);
+        long[] shape = {rows, columns};
+        if (weights.containsKey(name) && !channelQuantized.contains(name)) {
+            throw new IllegalStateException("weight " + name + " is declared both channel-quantized and otherwise");
+        }
+        long[] previous = weights.putIfAbsent(name, shape);
+        if (previous == null) {
+            channelQuantized.add(name);
+            declareExternal(name + INT8_SUFFIX, INT8, new long[]{columns, rows});
+            declareExternal(name + SCALES_SUFFIX, FLOAT, new long[]{rows});
+        } else if (!Arrays.equals(previous, shape)) {
+            throw new IllegalStateException("weight " + name + " declared with shapes " + Arrays.toString(previous)
+                    + " and " + Arrays.toString(shape));
+        }
+        return new Value[]{new Value(name + INT8_SUFFIX), new Value(name + SCALES_SUFFIX)};
     }
 
     /**
@@ -223,7 +252,7 @@ public final class GraphBuilder {
 
     /** Declared as external data: shape and type without the bytes. OnnxModel points it at the data when it creates the session. */
     private void declareExternal(String name, int dataType, long[] shape) {
-        long bytes = dev.easel.engine.tensor.FloatTensor.elementCount(shape) * (dataType == UINT8 ? 1 : Float.BYTES);
+        long bytes = dev.easel.engine.tensor.FloatTensor.elementCount(shape) * (dataType == UINT8 || dataType == INT8 ? 1 : Float.BYTES);
         TensorProto.Builder declared = TensorProto.newBuilder().setName(name).setDataType(dataType)
                 .setDataLocation(TensorProto.DataLocation.EXTERNAL)
                 .addExternalData(entry("location", UNBOUND_WEIGHTS_FILE))
@@ -236,6 +265,11 @@ public final class GraphBuilder {
     /** Weights this graph needs, name to shape, in declaration order. */
     public Map<String, long[]> weights() {
         return Map.copyOf(weights);
+    }
+
+    /** The weights of {@link #weights()} that are bound channel-quantized ({@link #channelQuantizedWeight}). */
+    public java.util.Set<String> channelQuantizedWeights() {
+        return java.util.Set.copyOf(channelQuantized);
     }
 
     /** The weights of {@link #weights()} that are bound block-quantized, with their format. */
@@ -438,6 +472,45 @@ public final class GraphBuilder {
         Value y = msOp("MatMulNBits", inputs, "K", in, "N", total, "bits", (long) format.bits(),
                 "block_size", (long) format.blockSize(), "accuracy_level", (long) accuracyLevel);
         return split(y, -1, outs);
+    }
+
+    /**
+     * Activations quantized for {@link #channelQuantizedLinear}: {@code values} uint8 [tokens, in] (each row's int8
+     * values plus 128), {@code zeroPoint} that 128 (uint8 scalar), {@code scales} fp32 [tokens, 1] (each row's
+     * max|x| / 127), {@code leading} the input's shape without its last axis. One quantization serves every layer that
+     * reads the same input.
+     */
+    public record QuantizedRows(Value values, Value zeroPoint, Value scales, Value leading) {
+    }
+
+    /**
+     * Quantizes {@code x} (last axis {@code in}) to int8 row by row, symmetrically: {@code scale = max|row| / 127},
+     * {@code q = round(x / scale)} (ties to even). An all-zero row gets a tiny scale instead of zero, so its values
+     * quantize to 0.
+     */
+    public QuantizedRows quantizeRows(Value x, long in) {
+        Value rows = reshape(x, -1, in);
+        Value amax = op("ReduceMax", List.of(op("Abs", List.of(rows)), constantLongs(-1)), "keepdims", 0L);
+        Value scales = op("Max", List.of(div(amax, scalar(127f)), scalar(Float.MIN_NORMAL)));
+        Value zeroPoint = constantTensor(UINT8, new long[0], new byte[]{(byte) 128});
+        Value zeroPoints = op("Expand", List.of(zeroPoint, shape(scales)));
+        Value values = op("QuantizeLinear", List.of(rows, scales, zeroPoints), "axis", 0L);
+        Value leading = op("Shape", List.of(x), "end", -1L);
+        return new QuantizedRows(values, zeroPoint, op("Unsqueeze", List.of(scales, constantLongs(1))), leading);
+    }
+
+    /**
+     * A linear layer over channel-quantized weights ({@link #channelQuantizedWeight}) and row-quantized activations
+     * ({@link #quantizeRows}): ONNX Runtime's integer GEMM (MatMulIntegerToFloat, uint8 x int8 with int32 sums, the
+     * VNNI and AMX kernels) scaled by each output channel's scale, then by each row's, plus the bias.
+     */
+    public Value channelQuantizedLinear(QuantizedRows x, String prefix, long in, long out, boolean bias) {
+        Value[] w = channelQuantizedWeight(prefix + ".weight", out, in);
+        // The row scales come after the product (the op takes one scale for A), so A's scale here is 1.
+        Value sums = msOp("MatMulIntegerToFloat", List.of(x.values(), w[0], scalar(1f), w[1], x.zeroPoint()));
+        Value y = mul(sums, x.scales());
+        if (bias) y = add(y, weight(prefix + ".bias", out));
+        return reshapeLike(y, concat(0, x.leading(), constantLongs(out)));
     }
 
     private Value stackedBias(List<String> prefixes, long[] outs) {

@@ -12,6 +12,7 @@ import dev.easel.engine.onnx.proto.Onnx.StringStringEntryProto;
 import dev.easel.engine.onnx.proto.Onnx.TensorProto;
 import dev.easel.engine.quant.BlockFormat;
 import dev.easel.engine.quant.BlockQuantizer;
+import dev.easel.engine.quant.ChannelQuantizedWeight;
 import dev.easel.engine.quant.QuantizedWeight;
 import dev.easel.engine.tensor.FloatTensor;
 import dev.easel.engine.tensor.LongTensor;
@@ -76,12 +77,25 @@ public final class OnnxModel implements AutoCloseable {
          * it is quantized here from {@link #float32}: one tensor at a time, so the whole model is never held as fp32.
          */
         default QuantizedWeight quantized(String name, long rows, long columns, BlockFormat format, Arena arena) {
+            return BlockQuantizer.quantize(matrix(name, rows, columns, arena), rows, columns, format, arena);
+        }
+
+        /**
+         * A [rows, columns] weight the graph binds channel-quantized ({@link GraphBuilder#channelQuantizedWeight}),
+         * quantized here from {@link #float32} one tensor at a time (stored blocks never map onto one scale per row).
+         */
+        default ChannelQuantizedWeight channelQuantized(String name, long rows, long columns, Arena arena) {
+            return ChannelQuantizedWeight.quantize(matrix(name, rows, columns, arena), rows, columns, arena);
+        }
+
+        /** The weight as a [rows, columns] fp32 matrix, for quantizing. */
+        private MemorySegment matrix(String name, long rows, long columns, Arena arena) {
             ByteBuffer data = float32(name, arena);
             if (data.remaining() != rows * columns * Float.BYTES) {
                 throw new IllegalArgumentException("weight " + name + " must hold " + rows * columns * Float.BYTES
                         + " bytes for shape [" + rows + ", " + columns + "], got " + data.remaining());
             }
-            return BlockQuantizer.quantize(MemorySegment.ofBuffer(data), rows, columns, format, arena);
+            return MemorySegment.ofBuffer(data);
         }
 
         /**
@@ -251,7 +265,7 @@ public final class OnnxModel implements AutoCloseable {
 
     /**
      * Makes a session over weights mapped from the scratch file in {@code scratchFolder}. With quantized weights
-     * (always repacked), ONNX Runtime reads the blocks and scales only to repack them, and keeps the mapping with the
+     * (always repacked), ONNX Runtime reads the integers and scales only to repack them, and keeps the mapping with the
      * pages it read (MatMulNBits keeps the scales it copied): they are paged out ({@link MappedPages#pageOut}) every
      * {@link #PAGE_OUT_PERIOD_SECONDS} while it works and once it is done, so that they do not pile up beside the
      * packed copies (a full-size FLUX.1 int4 transformer's scales: 1.4 GiB; T5-XXL's: 0.6 GiB at the peak of a
@@ -304,8 +318,8 @@ public final class OnnxModel implements AutoCloseable {
     private static final String WEIGHTS_FILE = "weights.f32";
 
     /**
-     * Writes every weight, each at an aligned offset: fp32 ones as fp32, block-quantized ones as their blocks and
-     * scales, and the weights of a stack ({@link GraphBuilder#stacks}) each into its rows of the stack's initializer.
+     * Writes every weight, each at an aligned offset: fp32 ones as fp32, quantized ones as their integers (blocks, or
+     * channel-quantized int8) and scales, and the weights of a stack ({@link GraphBuilder#stacks}) each into its rows of the stack's initializer.
      * Offsets follow the graph's declarations (so they are known before any weight is converted), and
      * {@code threads} weights are converted at once, each written at its own offset. Fills {@code offsets} by
      * initializer name; returns the bytes written.
@@ -333,36 +347,38 @@ public final class OnnxModel implements AutoCloseable {
     }
 
     /**
-     * Where one weight's bytes go: fp32 data at {@code at}, or blocks at {@code at} and scales at {@code scalesAt}
-     * ({@code format} not null).
+     * Where one weight's bytes go: fp32 data at {@code at}; or, quantized ({@code format} not null, or {@code channel}),
+     * its integers at {@code at} and scales at {@code scalesAt}.
      */
-    private record Placement(String name, long[] shape, BlockFormat format, long at, long scalesAt) {
+    private record Placement(String name, long[] shape, BlockFormat format, boolean channel, long at, long scalesAt) {
     }
 
     /** Every weight of the graph with its place in the scratch file, in declaration order. */
     private static List<Placement> placements(GraphBuilder graph, ModelProto declared, Map<String, Long> offsets) {
         Map<String, BlockFormat> quantized = graph.quantizedWeights();
+        java.util.Set<String> channel = graph.channelQuantizedWeights();
         Map<String, long[]> shapes = graph.weights();
         Map<String, List<String>> stacks = graph.stacks();
         List<Placement> placements = new ArrayList<>();
         for (TensorProto t : declared.getGraph().getInitializerList()) {
             String name = t.getName();
-            if (name.endsWith(GraphBuilder.SCALES_SUFFIX)) continue; // placed with its blocks
-            boolean blocks = name.endsWith(GraphBuilder.BLOCKS_SUFFIX);
-            String weight = blocks ? name.substring(0, name.length() - GraphBuilder.BLOCKS_SUFFIX.length()) : name;
-            List<String> parts = stacks.getOrDefault(weight, shapes.containsKey(weight) || blocks ? List.of(weight) : List.of());
+            if (name.endsWith(GraphBuilder.SCALES_SUFFIX)) continue; // placed with its integers
+            String suffix = name.endsWith(GraphBuilder.BLOCKS_SUFFIX) ? GraphBuilder.BLOCKS_SUFFIX
+                    : name.endsWith(GraphBuilder.INT8_SUFFIX) ? GraphBuilder.INT8_SUFFIX : "";
+            String weight = name.substring(0, name.length() - suffix.length());
+            List<String> parts = stacks.getOrDefault(weight, shapes.containsKey(weight) ? List.of(weight) : List.of());
             long at = offsets.getOrDefault(name, 0L);
-            long scalesAt = blocks ? offsets.get(weight + GraphBuilder.SCALES_SUFFIX) : -1;
+            long scalesAt = suffix.isEmpty() ? -1 : offsets.get(weight + GraphBuilder.SCALES_SUFFIX);
             for (String part : parts) {
                 long[] shape = shapes.get(part);
                 BlockFormat format = quantized.get(part);
-                placements.add(new Placement(part, shape, format, at, scalesAt));
-                if (format == null) {
-                    at += FloatTensor.elementCount(shape) * Float.BYTES;
-                } else {
+                placements.add(new Placement(part, shape, format, channel.contains(part), at, scalesAt));
+                if (format != null) {
                     long blockCount = shape[0] * format.blocksPerRow(shape[1]);
                     at += blockCount * format.blobSize();
                     scalesAt += blockCount * Float.BYTES;
+                } else {
+                    at += FloatTensor.elementCount(shape) * Float.BYTES;
                 }
             }
         }
@@ -380,6 +396,16 @@ public final class OnnxModel implements AutoCloseable {
                         + format + ", got [" + q.rows() + ", " + q.columns() + "] in " + q.format());
             }
             writeAt(out, p.at(), q.blocks().asByteBuffer());
+            writeAt(out, p.scalesAt(), q.scales().asByteBuffer());
+            return;
+        }
+        if (p.channel()) {
+            ChannelQuantizedWeight q = weights.channelQuantized(name, shape[0], shape[1], arena);
+            if (q.rows() != shape[0] || q.columns() != shape[1]) {
+                throw new IllegalArgumentException("weight " + name + " must be [" + shape[0] + ", " + shape[1]
+                        + "], got [" + q.rows() + ", " + q.columns() + "]");
+            }
+            writeAt(out, p.at(), q.values().asByteBuffer());
             writeAt(out, p.scalesAt(), q.scales().asByteBuffer());
             return;
         }
@@ -416,7 +442,8 @@ public final class OnnxModel implements AutoCloseable {
         for (TensorProto.Builder t : g.getInitializerBuilderList()) {
             Long offset = offsets.get(t.getName());
             if (offset == null) continue;
-            long elementSize = t.getDataType() == TensorProto.DataType.UINT8_VALUE ? 1 : Float.BYTES;
+            long elementSize = t.getDataType() == TensorProto.DataType.UINT8_VALUE || t.getDataType() == TensorProto.DataType.INT8_VALUE
+                    ? 1 : Float.BYTES;
             long length = FloatTensor.elementCount(t.getDimsList().stream().mapToLong(Long::longValue).toArray()) * elementSize;
             t.clearExternalData()
                     .addExternalData(StringStringEntryProto.newBuilder().setKey("location").setValue(WEIGHTS_FILE))

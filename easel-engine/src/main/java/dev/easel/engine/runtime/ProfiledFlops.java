@@ -67,7 +67,7 @@ public final class ProfiledFlops {
                 long outChannels = out.length == 5 ? out[1] * out[4] : out[1];
                 yield 2.0 * product(out) * (product(w) / (double) outChannels);
             }
-            case "Gemm", "FusedGemm", "MatMul", "FusedMatMul", "MatMulNBits" -> {
+            case "Gemm", "FusedGemm", "MatMul", "FusedMatMul", "MatMulNBits", "MatMulIntegerToFloat" -> {
                 long[] a = shape(inputs, 0);
                 yield 2.0 * product(out) * a[a.length - 1];
             }

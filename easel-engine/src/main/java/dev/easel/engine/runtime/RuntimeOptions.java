@@ -9,15 +9,16 @@ import java.nio.file.Path;
  * @param prepackWeights let ONNX Runtime repack GEMM weights into its own layout: faster, but while a
  *                       session loads those weights are held twice. Null leaves the choice to the model
  *                       family ({@link #prepackOr}): small models repack, the largest ones do not, to fit
- *                       their memory budget. Block-quantized layers (MatMulNBits) run their quantized kernels
- *                       only on prepacked weights: without prepacking they dequantize the whole weight to fp32
- *                       on every call and run an fp32 GEMM. So quantized weights always prepack: asking for
- *                       them with prepacking off is refused.
+ *                       their memory budget. Quantized layers run their integer kernels on prepacked weights
+ *                       (block-quantized MatMulNBits without prepacking dequantizes the whole weight to fp32 on
+ *                       every call; the w8a8 GEMM packs it again on every call). So quantized weights always
+ *                       prepack: asking for them with prepacking off is refused.
  * @param profileFolder  where ONNX Runtime writes a per-node profile (for FLOP counting), or null
  * @param weights        how the big linear layers hold their weights ({@link WeightMode}); null leaves the choice to
  *                       the model family ({@link #weightsOr}): fp32 where it fits
- * @param accuracyLevel  MatMulNBits' accuracy_level for quantized layers: 4 (the default) computes with int8
- *                       activations on the integer (VNNI) kernels, 0 in fp32 over the dequantized weights
+ * @param accuracyLevel  MatMulNBits' accuracy_level for the int8 and int4 layers (w8a8's always compute in int8):
+ *                       4 (the default) computes with int8 activations on the integer (VNNI) kernels, 0 in fp32
+ *                       over the dequantized weights
  * @param cache          where prepared (converted and optimized) models are kept between loads, or null for none
  * @param activationArena keep activation memory in ONNX Runtime's arena between runs (no allocation per run). Off,
  *                       each run's activations are allocated and freed with the run, so the memory goes back to the
@@ -32,8 +33,12 @@ public record RuntimeOptions(int threads, Boolean prepackWeights, Path profileFo
 
     public RuntimeOptions {
         if (weights != null && weights.quantized() && Boolean.FALSE.equals(prepackWeights)) {
-            throw new IllegalArgumentException(weights + " weights need prepacking: without it ONNX Runtime dequantizes every "
-                    + "quantized layer to fp32 on each call (slower than fp32 weights, and no smaller while it runs)");
+            throw new IllegalArgumentException(weights + " weights need prepacking: without it ONNX Runtime unpacks every "
+                    + "quantized layer again on each call (int8 and int4: to fp32, slower than fp32 weights)");
+        }
+        if (weights == WeightMode.W8A8 && !CpuFeatures.integerDotProduct()) {
+            throw new IllegalArgumentException("w8a8 weights need a CPU with integer dot-product instructions (x86: AVX-VNNI, "
+                    + "AVX512-VNNI or AMX; ARM: any): without them ONNX Runtime's int8 GEMM can saturate; use int8 here");
         }
         new Linears(WeightMode.FP32, accuracyLevel); // checks the level's range
     }

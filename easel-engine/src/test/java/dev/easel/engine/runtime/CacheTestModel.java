@@ -28,6 +28,8 @@ final class CacheTestModel {
 
     /** The variant whose linear layer is int8 MatMulNBits (int8 compute), quantized at load. */
     static final int QUANTIZED = 2;
+    /** The variant whose linear layer is w8a8 (int8 per channel, the integer GEMM), quantized at load. */
+    static final int W8A8 = 3;
 
     /** The graph; {@code variant} changes its structure (another builder version). */
     static GraphBuilder graph(int variant) {
@@ -35,8 +37,11 @@ final class CacheTestModel {
         Value x = g.floatInput("x", 1, CHANNELS, 8, 8);
         Value conv = g.conv2d(x, "conv", CHANNELS, HIDDEN, 3, 1, 1);
         Value tokens = g.transpose(g.reshape(conv, 1, HIDDEN, 64), 0, 2, 1);
-        Value y = variant == QUANTIZED ? g.quantizedLinear(tokens, "fc", HIDDEN, HIDDEN, true, BlockFormat.INT8, 4)
-                : g.linear(variant == 0 ? tokens : g.silu(tokens), "fc", HIDDEN, HIDDEN, true);
+        Value y = switch (variant) {
+            case QUANTIZED -> g.quantizedLinear(tokens, "fc", HIDDEN, HIDDEN, true, BlockFormat.INT8, 4);
+            case W8A8 -> new Linears(WeightMode.W8A8, 4).linear(g, tokens, "fc", HIDDEN, HIDDEN, true);
+            default -> g.linear(variant == 0 ? tokens : g.silu(tokens), "fc", HIDDEN, HIDDEN, true);
+        };
         g.output(y, "y");
         return g;
     }

@@ -54,14 +54,21 @@ class PreparedModelCacheTest {
     /**
      * A first load returns before its entry is written (a second session, without prepacking, writes it behind), or,
      * where the memory available does not allow two sessions, writes it while loading. Both write the same files, for
-     * fp32 and quantized (prepacked MatMulNBits) layers alike: the written model holds no prepacked weights.
+     * fp32 and quantized (prepacked MatMulNBits, the prepacked w8a8 GEMM) layers alike: the written model holds no
+     * prepacked weights.
      */
     @ParameterizedTest(name = "variant {0}")
-    @ValueSource(ints = {0, CacheTestModel.QUANTIZED})
+    @ValueSource(ints = {0, CacheTestModel.QUANTIZED, CacheTestModel.W8A8})
     void writingBehindTheLoadOrWhileLoadingWritesTheSameEntry(int variant) throws IOException {
+        org.junit.jupiter.api.Assumptions.assumeTrue(variant != CacheTestModel.W8A8 || CpuFeatures.integerDotProduct(),
+                "w8a8 needs VNNI or AMX on x86; this CPU has neither");
         Path weights = weights();
         // as a pipeline asks for them: quantized layers come with a quantized weight mode
-        RuntimeOptions options = OPTIONS.withPrepack(true).withWeights(variant == CacheTestModel.QUANTIZED ? WeightMode.INT8 : null);
+        RuntimeOptions options = OPTIONS.withPrepack(true).withWeights(switch (variant) {
+            case CacheTestModel.QUANTIZED -> WeightMode.INT8;
+            case CacheTestModel.W8A8 -> WeightMode.W8A8;
+            default -> null;
+        });
         PreparedModelCache behind = PreparedModelCache.open(tmp.resolve("behind"), 0)
                 .seeingAvailableMemory(() -> java.util.OptionalLong.of(Long.MAX_VALUE));
         PreparedModelCache through = PreparedModelCache.open(tmp.resolve("through"), 0)

@@ -16,9 +16,12 @@ class WeightModeTest {
         assertThat(WeightMode.parse("fp32")).isEqualTo(WeightMode.FP32);
         assertThat(WeightMode.parse(" INT8")).isEqualTo(WeightMode.INT8);
         assertThat(WeightMode.parse("int4")).isEqualTo(WeightMode.INT4);
+        assertThat(WeightMode.parse("W8A8")).isEqualTo(WeightMode.W8A8);
+        assertThat(WeightMode.W8A8.format()).as("one scale per channel: no blocks").isEmpty();
+        assertThat(WeightMode.W8A8.quantized()).isTrue();
         assertThat(WeightMode.INT4.format()).contains(BlockFormat.INT4);
         assertThat(WeightMode.FP32.format()).isEmpty();
-        assertThatThrownBy(() -> WeightMode.parse("q8_0")).hasMessageContaining("fp32, int8 or int4").hasMessageContaining("q8_0");
+        assertThatThrownBy(() -> WeightMode.parse("q8_0")).hasMessageContaining("fp32, int8, int4 or w8a8").hasMessageContaining("q8_0");
     }
 
     @Test
@@ -26,6 +29,7 @@ class WeightModeTest {
         assertThat(WeightMode.INT8.bytesPerValue()).isEqualTo(1 + 4 / 32.0);
         assertThat(WeightMode.INT4.bytesPerValue()).isEqualTo(0.5 + 4 / 32.0);
         assertThat(WeightMode.FP32.bytesPerValue()).isEqualTo(4);
+        assertThat(WeightMode.W8A8.bytesPerValue()).isEqualTo(1);
     }
 
     @Test

@@ -18,7 +18,7 @@ import java.util.Set;
 /**
  * {@code GET /v1/models} and {@code GET /v1/models/{id}}: OpenAI's model objects, plus what a caller of
  * this server needs: tier, family, default and allowed sizes, whether the weights are installed, whether
- * the model can run (and why not), whether it is loaded now, and its weight mode (fp32, int8, int4).
+ * the model can run (and why not), whether it is loaded now, and its weight mode (fp32, int8, int4, w8a8).
  */
 final class ModelsRoute {
     private final ModelCatalog catalog;

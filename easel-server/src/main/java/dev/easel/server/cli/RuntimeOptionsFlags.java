@@ -15,11 +15,12 @@ final class RuntimeOptionsFlags {
     Integer threads;
 
     @Option(names = "--weights", description = "How the big linear layers hold their weights: fp32, int8 or int4 "
-            + "(quantized at load). Default: the model's (fp32 where it fits; FLUX.1 int8 when fp32 does not fit).")
+            + "(quantized at load in blocks of 32), w8a8 (int8 per output channel, activations int8 per row: the fastest on "
+            + "CPUs with VNNI, less exact than int8). Default: the model's (fp32 where it fits; FLUX.1 w8a8 when fp32 does not fit, int8 on CPUs without VNNI or AMX).")
     String weights;
 
-    @Option(names = "--accuracy-level", description = "Quantized layers' compute: 4 = int8 activations on integer kernels "
-            + "(default), 0 = fp32.")
+    @Option(names = "--accuracy-level", description = "int8 and int4 layers' compute: 4 = int8 activations on integer kernels "
+            + "(default), 0 = fp32 (w8a8 layers always compute in int8; FLUX.1's T5 runs int8 then, and takes this).")
     Integer accuracyLevel;
 
     /** The threads asked for, else all cores. */
@@ -49,7 +50,7 @@ final class RuntimeOptionsFlags {
         if (noPrepack) {
             if (options.weightMode().quantized()) {
                 throw new ParameterException(spec.commandLine(), "--no-prepack: " + options.weightMode()
-                        + " weights need prepacking (without it every quantized layer is dequantized to fp32 on each call)");
+                        + " weights need prepacking (without it every quantized layer is unpacked again on each call)");
             }
             options = options.withPrepack(false);
         }

@@ -3,6 +3,7 @@ package dev.easel.server.api;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.easel.diffusion.family.ModelFamily;
+import dev.easel.engine.runtime.CpuFeatures;
 import dev.easel.server.catalog.DiffusionPipelineLoader;
 import dev.easel.server.cli.EaselCli;
 import dev.easel.server.support.Fixtures;
@@ -44,8 +45,11 @@ class CliApiParityTest {
     private static final int STEPS = 3;
     private static final String NEGATIVE = "blurry, low contrast";
 
-    /** One model to compare: a txt2img case of it, and its catalog id and file in the server's models dir. */
-    record Subject(ReferenceCase c, String id, String fileName) {
+    /**
+     * One model to compare: a txt2img case of it, its catalog id and file in the server's models dir, and the weight
+     * mode asked for (the catalog's {@code weights}, the CLI's {@code --weights}), empty for the family's default.
+     */
+    record Subject(ReferenceCase c, String id, String fileName, Optional<String> weights) {
     }
 
     static TestServer server;
@@ -79,7 +83,17 @@ class CliApiParityTest {
                 settings.put("catalog." + id + ".tier", "free");
                 settings.put("catalog." + id + ".path", fileName);
                 settings.put("catalog." + id + ".min-size", "16");
-                subjects.add(new Subject(c, id, fileName));
+                subjects.add(new Subject(c, id, fileName, Optional.empty()));
+                if (family == ModelFamily.FLUX && CpuFeatures.integerDotProduct()) {
+                    // FLUX.1's fast mode (its default where fp32 does not fit) through both front ends
+                    String w8a8 = "parity-w8a8-" + fileName;
+                    settings.put("catalog." + w8a8 + ".family", family.id());
+                    settings.put("catalog." + w8a8 + ".tier", "free");
+                    settings.put("catalog." + w8a8 + ".path", fileName);
+                    settings.put("catalog." + w8a8 + ".min-size", "16");
+                    settings.put("catalog." + w8a8 + ".weights", "w8a8");
+                    subjects.add(new Subject(c, w8a8, fileName, Optional.of("w8a8")));
+                }
             }
         }
         assumeFalse(subjects.isEmpty(), "no text-to-image case with its weights under " + Fixtures.root());
@@ -119,7 +133,8 @@ class CliApiParityTest {
         List<DynamicTest> tests = new ArrayList<>();
         for (Subject s : subjects) {
             for (Optional<String> negative : List.of(Optional.<String>empty(), Optional.of(s.c().negativePrompt().orElse(NEGATIVE)))) {
-                String name = s.c().family() + " " + s.fileName() + (negative.isPresent() ? " with" : " without") + " a negative prompt";
+                String name = s.c().family() + " " + s.fileName() + s.weights().map(w -> " in " + w).orElse("")
+                        + (negative.isPresent() ? " with" : " without") + " a negative prompt";
                 tests.add(DynamicTest.dynamicTest(name, () -> compare(s, negative)));
             }
         }
@@ -134,6 +149,7 @@ class CliApiParityTest {
                 "--size", c.size(), "--steps", Integer.toString(STEPS), "--guidance", Double.toString(GUIDANCE),
                 "--seed", Long.toString(c.seed()), "-o", out.toString()));
         negative.ifPresent(n -> args.addAll(List.of("--negative-prompt", n)));
+        s.weights().ifPresent(w -> args.addAll(List.of("--weights", w)));
         StringWriter err = new StringWriter();
         CommandLine cli = EaselCli.commandLine();
         cli.setOut(new PrintWriter(new StringWriter(), true));
@@ -153,6 +169,10 @@ class CliApiParityTest {
         assertThat(r.status()).as(r.text()).isEqualTo(200);
         JsonNode data = r.json().get("data");
         assertThat(data.size()).isEqualTo(1);
+        s.weights().ifPresent(w -> {
+            Http.Response listed = new Http(server.baseUrl()).get("/v1/models/" + s.id(), server.free);
+            assertThat(listed.json().path("weights").asText()).as(listed.text()).isEqualTo(w);
+        });
 
         BufferedImage fromCli = ReferenceCase.read(out);
         BufferedImage fromApi = ReferenceCase.read(Base64.getDecoder().decode(data.get(0).get("b64_json").asText()));

@@ -75,7 +75,7 @@ class ConfigLoaderTest {
                 """);
         assertThatThrownBy(() -> loader.load(Optional.of(file), Map.of(), Map.of()))
                 .isInstanceOf(ConfigException.class)
-                .hasMessageContaining("catalog.small-flux.weights").hasMessageContaining("fp32, int8 or int4");
+                .hasMessageContaining("catalog.small-flux.weights").hasMessageContaining("fp32, int8, int4 or w8a8");
     }
 
     @Test

@@ -42,6 +42,22 @@ class FluxTransformerGraphTest {
     }
 
     @Test
+    void w8a8QuantizesEachInputOnceAndRunsAnIntegerGemmPerLayer() {
+        GraphBuilder g = FluxTransformer.graph(SMALL, new Linears(WeightMode.W8A8, 4));
+        Map<String, Long> ops = g.build().getGraph().getNodeList().stream()
+                .collect(Collectors.groupingBy(NodeProto::getOpType, Collectors.counting()));
+        // the same linears as int8's 16 MatMulNBits, with each stack's layers apart: a double block's two qkv stacks
+        // hold 3 layers each, each single block's linear1 stack 4 (q, k, v, MLP in)
+        assertThat(ops.get("MatMulIntegerToFloat")).isEqualTo(16 + 2 * 2 + 2 * 3);
+        // one quantization per distinct input: those 16 products read 16 inputs
+        assertThat(ops.get("QuantizeLinear")).isEqualTo(16);
+        assertThat(ops).doesNotContainKey("MatMulNBits");
+        assertThat(g.channelQuantizedWeights()).contains("single_transformer_blocks.0.proj_mlp.weight",
+                "transformer_blocks.0.attn.add_k_proj.weight").doesNotContain("x_embedder.weight", "proj_out.weight");
+        assertThat(g.quantizedWeights()).isEmpty();
+    }
+
+    @Test
     void normsAndRotationAreSingleKernelsWithNoTransposeOrGather() {
         Map<String, Long> ops = FluxTransformer.graph(SMALL, new Linears(WeightMode.INT8, 4)).build().getGraph().getNodeList().stream()
                 .collect(Collectors.groupingBy(NodeProto::getOpType, Collectors.counting()));
