@@ -6,6 +6,7 @@ import dev.easel.engine.bench.FmaPeak;
 import dev.easel.engine.graph.GraphBuilder;
 import dev.easel.engine.graph.Value;
 import dev.easel.engine.quant.BlockFormat;
+import dev.easel.engine.runtime.Linears;
 import dev.easel.engine.runtime.OnnxModel;
 import dev.easel.engine.runtime.ProfiledFlops;
 import dev.easel.engine.runtime.RuntimeOptions;
@@ -28,7 +29,7 @@ import java.util.TreeMap;
  * hand with the test classpath (give the JVM {@code -Xmx1g}: the weights live outside the heap):
  * <pre>
  *   FluxStepProfile step int8 1024 4096   # per-op profile of a step at 512x512 and 1024x1024 (image tokens)
- *   FluxStepProfile gemm 4                # K=3072, M=4096, N=3072, 9216, 12288, 21504: fp32 Gemm, MatMulNBits level 4
+ *   FluxStepProfile gemm 4                # K=3072, M=4096, N=3072, 9216, 12288, 21504: fp32 Gemm, MatMulNBits level 4, w8a8
  *   FluxStepProfile attention 1280 4352   # MultiHeadAttention against MatMul-Softmax-MatMul
  * </pre>
  * The shallow model has 1 double and 2 single blocks unless {@code -Deasel.profile.blocks=D,S} says otherwise; double
@@ -123,7 +124,8 @@ public final class FluxStepProfile {
 
     private static String kind(String op) {
         return switch (op) {
-            case "MatMulNBits" -> "quantized GEMM";
+            case "MatMulNBits", "MatMulIntegerToFloat" -> "quantized GEMM";
+            case "QuantizeLinear", "Abs", "ReduceMax", "Max" -> "w8a8 row quantization";
             case "Gemm", "FusedGemm", "FusedMatMul" -> "fp32 GEMM";
             case "MultiHeadAttention", "Attention", "MatMul", "Softmax" -> "attention";
             case "LayerNormalization", "SimplifiedLayerNormalization", "SkipLayerNormalization", "ReduceMean", "Sqrt",
@@ -155,8 +157,8 @@ public final class FluxStepProfile {
 
     /**
      * FLUX's GEMM shapes (K = 3072; N = 3072: an attention projection, 12288: the MLP input, 9216: q, k, v stacked,
-     * 21504: linear1) for M = 4096 tokens (1024x1024), as a fp32 Gemm and as MatMulNBits at accuracy level 4 (int8 in
-     * blocks of 32 and 128, int4 in blocks of 32). The variants of one N are made together and run round-robin
+     * 21504: linear1) for M = 4096 tokens (1024x1024), as a fp32 Gemm, as MatMulNBits at accuracy level 4 (int8 in
+     * blocks of 32 and 128, int4 in blocks of 32) and as w8a8 (the rows' quantization included). The variants of one N are made together and run round-robin
      * {@code rounds} times, so that they see the same machine (the best round counts); one N at a time, to stay small.
      * The FMA peak is measured before and after.
      */
@@ -168,9 +170,10 @@ public final class FluxStepProfile {
         java.util.List<java.util.List<Map.Entry<String, Long>>> groups = java.util.List.of(
                 java.util.List.of(Map.entry("int8/32", 3072L), Map.entry("int8/32", 3 * 3072L), Map.entry("int8/32", 12288L),
                         Map.entry("int8/32", 3 * 3072L + 12288)),
-                java.util.List.of(Map.entry("fp32 Gemm", 3072L), Map.entry("int8/32", 3072L), Map.entry("int8/128", 3072L), Map.entry("int4/32", 3072L)),
+                java.util.List.of(Map.entry("fp32 Gemm", 3072L), Map.entry("int8/32", 3072L), Map.entry("int8/128", 3072L), Map.entry("int4/32", 3072L),
+                        Map.entry("w8a8", 3072L)),
                 java.util.List.of(Map.entry("fp32 Gemm", 12288L), Map.entry("int8/32", 12288L), Map.entry("int8/128", 12288L),
-                        Map.entry("int4/32", 12288L)));
+                        Map.entry("int4/32", 12288L), Map.entry("w8a8", 12288L)));
         java.util.List<String> lines = new java.util.ArrayList<>();
         for (java.util.List<Map.Entry<String, Long>> group : groups) {
             String[] kinds = group.stream().map(Map.Entry::getKey).toArray(String[]::new);
@@ -184,6 +187,7 @@ public final class FluxStepProfile {
                     case "fp32 Gemm" -> g.linear(x, "fc", k, n, true);
                     case "int8/32" -> g.quantizedLinear(x, "fc", k, n, true, BlockFormat.INT8, 4);
                     case "int8/128" -> g.quantizedLinear(x, "fc", k, n, true, new BlockFormat(8, 128), 4);
+                    case "w8a8" -> new Linears(WeightMode.W8A8, 4).linear(g, x, "fc", k, n, true);
                     default -> g.quantizedLinear(x, "fc", k, n, true, BlockFormat.INT4, 4);
                 }, "y");
                 models[i] = OnnxModel.create(g, random(g), RuntimeOptions.defaults().withThreads(threads).withPrepack(true));
