@@ -186,6 +186,16 @@ public final class Flux {
     static final long HEADROOM = 3L << 30;
 
     /**
+     * The mode of a FLUX.1 loaded without a weight mode that is not fp32, given the bits its file holds (int4 or int8 for
+     * a GGUF's blocks, int8 for a bf16 or fp8 file that fp32 does not fit): 4 bits run as stored; 8 bits run w8a8 where
+     * the CPU has an exact integer GEMM (a GGUF's Q8_0 blocks are then quantized again, one scale per channel: about 5
+     * times as fast per step as the blocks as stored), else int8 (Q8_0 blocks as stored).
+     */
+    public static WeightMode quantizedDefault(WeightMode bits) {
+        return bits == WeightMode.INT8 && CpuFeatures.integerDotProduct() ? WeightMode.W8A8 : bits;
+    }
+
+    /**
      * The mode T5 is meant to run in for a model in {@code mode}: the same, except that T5 never runs w8a8 (T5's
      * activations have outlier channels that one scale per token serves badly; it encodes once per prompt, so its speed
      * matters little): a w8a8 model runs T5 in int8.
@@ -237,9 +247,10 @@ public final class Flux {
      * transformer, T5, autoencoder, CLIP-L. The files are closed once they are loaded.
      *
      * <p>Weight mode: the caller's, else fp32 where the fp32 weights fit the memory available (exact, and what the
-     * fixtures check), else w8a8 where the CPU has an exact integer GEMM (a full-size FLUX.1 needs 67 GB in fp32, about
-     * 12 GB of transformer in w8a8, whose steps run about 5 times as fast as int8's blocks), else int8. The
-     * transformer's blocks and T5's linears are quantized; the rest stays fp32.
+     * fixtures check), else {@link #quantizedDefault}: w8a8 where the CPU has an exact integer GEMM (a full-size FLUX.1
+     * needs 67 GB in fp32, about 12 GB of transformer in w8a8, whose steps run about 5 times as fast as int8's blocks),
+     * else int8; a GGUF transformer by its blocks. The transformer's blocks and T5's linears are quantized; the rest stays
+     * fp32.
      *
      * <p>Memory, where the weights are quantized (memory is what this model is short of): the text encoders are loaded
      * only while they encode ({@link EncoderSlot}), one after the other: CLIP-L (the one loaded now serves the first
@@ -252,10 +263,10 @@ public final class Flux {
         ComponentsLoaded built = new ComponentsLoaded();
         try (Parts parts = open(checkpoint, files)) {
             String model = "the FLUX.1 model " + checkpoint.path().getFileName();
-            // A GGUF transformer's own blocks say int8 or int4 (they then go to MatMulNBits as stored, Q8_0 and Q4_0).
+            // A GGUF transformer's own blocks say 8 or 4 bits.
             WeightMode mode = requested.weights() != null ? requested.weights()
-                    : parts.storedMode().orElseGet(() -> MemoryCheck.fits(bytes(parts, WeightMode.FP32)) ? WeightMode.FP32
-                            : CpuFeatures.integerDotProduct() ? WeightMode.W8A8 : WeightMode.INT8);
+                    : parts.storedMode().map(Flux::quantizedDefault).orElseGet(() -> MemoryCheck.fits(bytes(parts, WeightMode.FP32))
+                            ? WeightMode.FP32 : quantizedDefault(WeightMode.INT8));
             WeightMode t5Mode = t5Mode(parts, mode, model);
             long t5Bytes = t5Bytes(parts, t5Mode);
             MemoryCheck.requireFits(model, mode, transformerBytes(parts, mode) + t5Bytes + fp32PartsBytes(parts));

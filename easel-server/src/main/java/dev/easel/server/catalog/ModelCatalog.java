@@ -3,6 +3,7 @@ package dev.easel.server.catalog;
 import dev.easel.engine.runtime.WeightMode;
 import dev.easel.diffusion.convert.CheckpointInspector;
 import dev.easel.diffusion.convert.FluxFiles;
+import dev.easel.diffusion.family.Flux;
 import dev.easel.diffusion.family.ModelFamily;
 import dev.easel.diffusion.family.ModelFiles;
 import dev.easel.diffusion.convert.UnsupportedCheckpointException;
@@ -56,7 +57,7 @@ public final class ModelCatalog {
     private record LoadFailure(Path weights, long stamp, String reason) {
     }
 
-    private final ByFileVersion<Optional<WeightMode>> storedModes = new ByFileVersion<>();
+    private final ByFileVersion<Optional<WeightMode>> ggufModes = new ByFileVersion<>();
 
     /** What a file's header gave, read again only when the file changes (its modification time or size). */
     private static final class ByFileVersion<T> {
@@ -226,7 +227,7 @@ public final class ModelCatalog {
                 cfg.maxSize() != null ? cfg.maxSize() : traits.maxSide(),
                 cfg.steps(), cfg.guidanceScale(), cfg.sampler(),
                 weights, true, unavailable, cfg.weights() != null ? WeightMode.parse(cfg.weights())
-                        : weights.flatMap(f -> storedMode(f.checkpoint())).orElse(null));
+                        : weights.flatMap(f -> ggufMode(f.checkpoint())).orElse(null));
     }
 
     private Optional<ModelEntry> detected(String name, Path path) {
@@ -247,7 +248,7 @@ public final class ModelCatalog {
         ModelFamily f = inspection.family().get();
         return Optional.of(new ModelEntry(name, f.id(), tier, f.displayName() + " checkpoint " + name,
                 f.defaultSide(), f.defaultSide(), f.minSide(), f.maxSide(),
-                null, null, null, Optional.of(ModelFiles.of(path)), false, Optional.empty(), storedMode(path).orElse(null)));
+                null, null, null, Optional.of(ModelFiles.of(path)), false, Optional.empty(), ggufMode(path).orElse(null)));
     }
 
     /** The family found by easel-diffusion's inspector (headers only), or why there is none. */
@@ -270,14 +271,15 @@ public final class ModelCatalog {
     }
 
     /**
-     * The weight mode a GGUF transformer's blocks give (Q8_0: int8, Q4_0: int4), read from its header once per
-     * version of the file; empty for other checkpoints and for a GGUF that cannot be read (its load says why).
+     * The weight mode a GGUF transformer runs in by default ({@link Flux#quantizedDefault} of what its blocks hold, read
+     * from its header once per version of the file); empty for other checkpoints and for a GGUF that cannot be read
+     * (its load says why).
      */
-    private Optional<WeightMode> storedMode(Path checkpoint) {
+    private Optional<WeightMode> ggufMode(Path checkpoint) {
         if (!FluxFiles.isGguf(checkpoint)) return Optional.empty();
-        return storedModes.get(checkpoint, file -> {
+        return ggufModes.get(checkpoint, file -> {
             try {
-                return FluxFiles.storedMode(file);
+                return FluxFiles.storedMode(file).map(Flux::quantizedDefault);
             } catch (RuntimeException unreadable) {
                 return Optional.empty();
             }

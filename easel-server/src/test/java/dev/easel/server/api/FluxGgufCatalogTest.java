@@ -1,6 +1,8 @@
 package dev.easel.server.api;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.easel.diffusion.family.Flux;
+import dev.easel.engine.runtime.WeightMode;
 import dev.easel.engine.weights.SafetensorsFile;
 import dev.easel.engine.weights.gguf.GgufType;
 import dev.easel.engine.weights.gguf.GgufWriter;
@@ -82,11 +84,11 @@ class FluxGgufCatalogTest {
         // never loaded in these tests: the mode comes from the file's header
         assertThat(model("flux-q4-listed").path("weights").asText()).isEqualTo("int4");
         assertThat(model("flux-fp32").path("weights").asText()).isEqualTo("fp32");
-        assertThat(model("flux-q8").path("weights").asText()).isEqualTo("int8");
+        assertThat(model("flux-q8").path("weights").asText()).isEqualTo(Flux.quantizedDefault(WeightMode.INT8).label());
         assertThat(model("flux-q4").path("weights").asText()).isEqualTo("int4");
         assertThat(model("flux-q8").path("available").asBoolean()).isTrue();
         generate("flux-q8", 1);
-        assertThat(model("flux-q8").path("weights").asText()).isEqualTo("int8");
+        assertThat(model("flux-q8").path("weights").asText()).isEqualTo(Flux.quantizedDefault(WeightMode.INT8).label());
     }
 
     /** The GGUF models are the fp32 model quantized: images close to its image from the same seed, Q8_0 closer than Q4_0. */
