@@ -50,7 +50,11 @@ public final class FluxComponentBench {
                 for (String n : w.names()) values += w.info(n).elementCount();
             }
             out.printf("%s: %.3f G values (%.2f GiB as fp32); %s weights; activation arena %s%n", component, values / 1e9,
-                    gib(values * 4), component.equals("transformer") || component.equals("t5") ? mode : "fp32",
+                    gib(values * 4), switch (component) {
+                        case "transformer" -> mode;
+                        case "t5" -> Flux.t5Weights(mode);
+                        default -> WeightMode.FP32;
+                    },
                     Boolean.FALSE.equals(options.activationArena()) ? "off" : "on");
             snapshot(out, "before load");
             long start = System.nanoTime();

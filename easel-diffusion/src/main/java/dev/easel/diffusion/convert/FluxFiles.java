@@ -129,8 +129,9 @@ public final class FluxFiles implements AutoCloseable {
     }
 
     /**
-     * The weight mode a GGUF transformer's blocks suggest, when the user names none: int4 where most of its matrices
-     * are 4-bit blocks (Q4_0, Q4_1, Q4_K), int8 where they are wider blocks; empty for a float file.
+     * The bits a GGUF transformer's blocks hold, as a block mode: int4 where most of its matrices are 4-bit blocks (Q4_0,
+     * Q4_1, Q4_K), int8 where they are wider blocks; empty for a float file. The mode it runs in without one named is
+     * {@link dev.easel.diffusion.family.Flux#quantizedDefault} of this.
      */
     public Optional<WeightMode> storedMode() {
         return transformerFile instanceof GgufFile gguf ? storedMode(gguf) : Optional.empty();

@@ -16,7 +16,7 @@ import java.util.Optional;
  * @param catalogued       whether the catalog names it (false: a checkpoint found in the models dir)
  * @param unavailable      why it cannot run (not installed, unsupported family, failed to load)
  * @param steps            recipe overrides; null = the pipeline's defaults
- * @param weightMode       the catalog's {@code weights:}, else the one a GGUF transformer's blocks give; null = the family's choice
+ * @param weightMode       the catalog's {@code weights:}, else the one a GGUF transformer's blocks give (Flux#quantizedDefault); null = the family's choice
  */
 public record ModelEntry(
         String id,

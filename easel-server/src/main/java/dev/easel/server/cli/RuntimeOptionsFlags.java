@@ -16,7 +16,9 @@ final class RuntimeOptionsFlags {
 
     @Option(names = "--weights", description = "How the big linear layers hold their weights: fp32, int8 or int4 "
             + "(quantized at load in blocks of 32), w8a8 (int8 per output channel, activations int8 per row: the fastest on "
-            + "CPUs with VNNI, less exact than int8). Default: the model's (fp32 where it fits; FLUX.1 w8a8 when fp32 does not fit, int8 on CPUs without VNNI or AMX).")
+            + "CPUs with VNNI, less exact than int8; refused on x86 without VNNI or AMX). Default: the model's (fp32 where it fits; "
+            + "FLUX.1 w8a8 when fp32 does not fit, int8 on CPUs without VNNI or AMX; a FLUX.1 GGUF: as FLUX.1 for 8-bit blocks, "
+            + "int4 for 4-bit ones).")
     String weights;
 
     @Option(names = "--accuracy-level", description = "int8 and int4 layers' compute: 4 = int8 activations on integer kernels "

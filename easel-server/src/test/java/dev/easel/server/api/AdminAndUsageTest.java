@@ -96,7 +96,7 @@ class AdminAndUsageTest {
         assertThat(byId.get("my_finetune.safetensors").path("catalogued").asBoolean()).isFalse();
         assertThat(byId.get("my_finetune.safetensors").path("tier").asText()).isEqualTo("free");
         assertThat(byId.get("my_finetune.safetensors").path("family").asText()).isEqualTo("sd15");
-        // the weight mode each runs with: SD fp32 by default; FLUX.1 chooses at load (int8 when fp32 does not fit)
+        // the weight mode each runs with: SD fp32 by default; FLUX.1 chooses at load (w8a8 or int8 when fp32 does not fit)
         assertThat(byId.get("stable-diffusion-1.5").path("weights").asText()).isEqualTo("fp32");
         assertThat(byId.get("flux.1-schnell").path("weights").asText()).isEqualTo("auto");
         assertThat(http.get("/v1/models", null).status()).isEqualTo(401);
