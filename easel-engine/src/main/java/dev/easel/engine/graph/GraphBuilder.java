@@ -86,13 +86,7 @@ public final class GraphBuilder {
         if (quantized.containsKey(name) || channelQuantized.contains(name)) {
             throw new IllegalStateException("weight " + name + " is declared both quantized and fp32");
         }
-        long[] previous = weights.putIfAbsent(name, shape.clone());
-        if (previous == null) {
-            declareExternal(name, FLOAT, shape);
-        } else if (!Arrays.equals(previous, shape)) {
-            throw new IllegalStateException("weight " + name + " declared with shapes " + Arrays.toString(previous)
-                    + " and " + Arrays.toString(shape));
-        }
+        if (isNew(name, shape)) declareExternal(name, FLOAT, shape);
         return new Value(name);
     }
 
@@ -109,16 +103,11 @@ public final class GraphBuilder {
             throw new IllegalStateException("weight " + name + " is declared both as " + format + " and as "
                     + (quantized.containsKey(name) ? quantized.get(name) : "fp32"));
         }
-        long[] shape = {rows, columns};
-        long[] previous = weights.putIfAbsent(name, shape);
-        if (previous == null) {
+        if (isNew(name, new long[]{rows, columns})) {
             quantized.put(name, format);
             long blocks = format.blocksPerRow(columns);
             declareExternal(name + BLOCKS_SUFFIX, UINT8, new long[]{rows, blocks, format.blobSize()});
             declareExternal(name + SCALES_SUFFIX, FLOAT, new long[]{rows * blocks});
-        } else if (!Arrays.equals(previous, shape)) {
-            throw new IllegalStateException("weight " + name + " declared with shapes " + Arrays.toString(previous)
-                    + " and " + Arrays.toString(shape));
         }
         return new Value[]{new Value(name + BLOCKS_SUFFIX), new Value(name + SCALES_SUFFIX)};
     }
@@ -132,20 +121,29 @@ public final class GraphBuilder {
      */
     public Value[] channelQuantizedWeight(String name, long rows, long columns) {
         requireUnstacked(name);
-        long[] shape = {rows, columns};
         if (weights.containsKey(name) && !channelQuantized.contains(name)) {
             throw new IllegalStateException("weight " + name + " is declared both channel-quantized and otherwise");
         }
-        long[] previous = weights.putIfAbsent(name, shape);
-        if (previous == null) {
+        if (isNew(name, new long[]{rows, columns})) {
             channelQuantized.add(name);
             declareExternal(name + INT8_SUFFIX, INT8, new long[]{columns, rows});
             declareExternal(name + SCALES_SUFFIX, FLOAT, new long[]{rows});
-        } else if (!Arrays.equals(previous, shape)) {
+        }
+        return new Value[]{new Value(name + INT8_SUFFIX), new Value(name + SCALES_SUFFIX)};
+    }
+
+    /**
+     * Lists weight {@code name} with its logical shape; false when it was listed before (a layer may read it twice).
+     *
+     * @throws IllegalStateException when it was listed with another shape
+     */
+    private boolean isNew(String name, long[] shape) {
+        long[] previous = weights.putIfAbsent(name, shape.clone());
+        if (previous != null && !Arrays.equals(previous, shape)) {
             throw new IllegalStateException("weight " + name + " declared with shapes " + Arrays.toString(previous)
                     + " and " + Arrays.toString(shape));
         }
-        return new Value[]{new Value(name + INT8_SUFFIX), new Value(name + SCALES_SUFFIX)};
+        return previous == null;
     }
 
     /**

@@ -373,12 +373,13 @@ public final class OnnxModel implements AutoCloseable {
                 long[] shape = shapes.get(part);
                 BlockFormat format = quantized.get(part);
                 placements.add(new Placement(part, shape, format, channel.contains(part), at, scalesAt));
-                if (format != null) {
+                if (format == null) {
+                    // fp32 (a channel-quantized weight is never stacked: no part follows it)
+                    at += FloatTensor.elementCount(shape) * Float.BYTES;
+                } else {
                     long blockCount = shape[0] * format.blocksPerRow(shape[1]);
                     at += blockCount * format.blobSize();
                     scalesAt += blockCount * Float.BYTES;
-                } else {
-                    at += FloatTensor.elementCount(shape) * Float.BYTES;
                 }
             }
         }
