@@ -7,13 +7,12 @@ import dev.easel.engine.tensor.FloatTensor;
 import org.junit.jupiter.api.Test;
 
 import java.lang.foreign.Arena;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Random;
 
+import static dev.easel.engine.runtime.TestWeights.direct;
+import static dev.easel.engine.runtime.TestWeights.gaussian;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
@@ -137,18 +136,5 @@ class ChannelQuantizedLinearTest {
         try (OnnxModel model = OnnxModel.create(g, (name, arena) -> direct(weights.get(name)), RuntimeOptions.defaults().withThreads(2))) {
             return model.runSingle(Map.of("x", x));
         }
-    }
-
-    private static float[] gaussian(int n, long seed, double sigma) {
-        Random r = new Random(seed);
-        float[] x = new float[n];
-        for (int i = 0; i < n; i++) x[i] = (float) (r.nextGaussian() * sigma);
-        return x;
-    }
-
-    private static ByteBuffer direct(float[] values) {
-        ByteBuffer b = ByteBuffer.allocateDirect(values.length * 4).order(ByteOrder.nativeOrder());
-        b.asFloatBuffer().put(values);
-        return b;
     }
 }

@@ -20,9 +20,10 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.Random;
 import java.util.stream.Stream;
 
+import static dev.easel.engine.runtime.TestWeights.direct;
+import static dev.easel.engine.runtime.TestWeights.gaussian;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
@@ -150,22 +151,9 @@ class MatMulNBitsTest {
         assertThat(maxErr / maxRef).as("max|a-b|/max|b| with int8 activations").isLessThan(1e-2);
     }
 
-    private static float[] gaussian(int n, long seed, double sigma) {
-        Random r = new Random(seed);
-        float[] x = new float[n];
-        for (int i = 0; i < n; i++) x[i] = (float) (r.nextGaussian() * sigma);
-        return x;
-    }
-
     private static float[] floats(ByteBuffer b) {
         float[] out = new float[b.remaining() / 4];
         b.order(ByteOrder.nativeOrder()).asFloatBuffer().get(out);
         return out;
-    }
-
-    private static ByteBuffer direct(float[] values) {
-        ByteBuffer b = ByteBuffer.allocateDirect(values.length * 4).order(ByteOrder.nativeOrder());
-        b.asFloatBuffer().put(values);
-        return b;
     }
 }

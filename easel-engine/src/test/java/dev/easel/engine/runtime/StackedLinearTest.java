@@ -15,15 +15,14 @@ import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Random;
 
+import static dev.easel.engine.runtime.TestWeights.direct;
+import static dev.easel.engine.runtime.TestWeights.gaussian;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -147,18 +146,5 @@ class StackedLinearTest {
             maxErr = Math.max(maxErr, Math.abs(a.data()[i] - b.data()[i]));
         }
         return maxErr / maxRef;
-    }
-
-    private static float[] gaussian(int n, long seed, double sigma) {
-        Random r = new Random(seed);
-        float[] x = new float[n];
-        for (int i = 0; i < n; i++) x[i] = (float) (r.nextGaussian() * sigma);
-        return x;
-    }
-
-    private static ByteBuffer direct(float[] values) {
-        ByteBuffer b = ByteBuffer.allocateDirect(values.length * 4).order(ByteOrder.nativeOrder());
-        b.asFloatBuffer().put(values);
-        return b;
     }
 }
